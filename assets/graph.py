@@ -1,0 +1,279 @@
+"""The asset graph: thin Dagster wrappers around the plain functions of each room.
+
+raw exports -> ingest (reference_data, staged_reach, staged_sessions,
+staged_applications) -> checks -> marts -> published_database -> reports.
+"""
+
+
+import errno
+import hashlib
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import dagster as dg
+import duckdb
+
+from assets import publish, staging
+from assets.ingest.common import first_row
+from assets.ingest.hiring import parse_hiring
+from assets.ingest.reach import parse_reach
+from assets.ingest.reference import Attribution, read_reference
+from assets.marts import build_marts, read_inputs
+from pipelines.resources import TalentStore
+
+OWNERS = ["team:data"]
+# Only transient I/O (a DuckDB lock held a moment too long, a busy or flaky
+# disk) is retried, with exponential backoff. Bugs and bad data fail at once,
+# and a failed data-quality check is a check result, so it is never retried.
+MAX_RETRIES = 3
+TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EIO, errno.ETIMEDOUT, errno.ESTALE}
+WAREHOUSE_POOL = "warehouse"
+MART_TABLES = (
+    "kpi_scorecard",
+    "funnel",
+    "hires_vs_target",
+    "hires_over_time",
+    "cost_per_outcome",
+    "weekly_reach",
+    "campaigns",
+    "campaign_periods",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+        return True
+    return isinstance(exc, TimeoutError) or (isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
+
+
+@contextmanager
+def warehouse(store: TalentStore, context=None):
+    """The warehouse connection for one asset; transient I/O errors ask Dagster for a retry."""
+    settings = store.settings()
+    try:
+        con = staging.connect(settings.warehouse)
+        try:
+            staging.ensure_schema(con)
+            yield con, settings
+        finally:
+            con.close()
+    except Exception as exc:
+        if context is not None and is_transient(exc):
+            wait = 2 ** (context.retry_number + 1)
+            context.log.warning(f"transient I/O error, retrying in {wait} s: {exc}")
+            raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=wait) from exc
+        raise
+
+
+def _attribution(con) -> Attribution:
+    names = ("campaigns", "campaign_periods", "organisations", "kpi_targets", "fx_rates")
+    return Attribution({n: con.sql(f"SELECT * FROM ref.{n}").pl() for n in names})
+
+
+def _preview(con, sql: str) -> dg.MetadataValue:
+    frame = con.sql(sql).pl()
+    return dg.MetadataValue.md(frame.to_pandas().to_markdown(index=False) if frame.height else "_no rows_")
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+)
+def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
+    """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
+
+    Grain: one row per campaign / campaign period / organisation / target / currency.
+    Changing any of them (or the PII key) re-stages every export, since staged
+    rows carry attribution computed from them.
+    """
+    with warehouse(store, context) as (con, settings):
+        folder = settings.raw_dir / "reference"
+        frames = read_reference(folder)
+        digest = hashlib.sha256()
+        for path in sorted(folder.glob("*.csv")):
+            digest.update(path.name.encode() + path.read_bytes())
+        digest.update(settings.key_fingerprint().encode())
+        counts = staging.load_reference(con, frames)
+        restaged = staging.reset_if_inputs_changed(con, digest.hexdigest())
+        if restaged:
+            context.log.info("reference data or PII key changed: every export will be parsed again")
+    return dg.MaterializeResult(
+        metadata={**{f"rows_{k}": v for k, v in counts.items()}, "restage_all": restaged}
+    )
+
+
+def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeResult:
+    with warehouse(store, context) as (con, settings):
+        summary = staging.ingest_source(con, source, settings.raw_dir / source, parser and parser(con, settings),
+                                        run_id=context.run_id)
+        for f in summary.files:
+            if f.status == "rejected":
+                context.log.error(f"rejected {f.message}")
+            elif f.status in ("loaded", "superseding"):
+                context.log.info(
+                    f"{f.path}: {f.layout}, {f.data_lines} data lines = {f.rows_loaded} loaded + "
+                    f"{f.rows_quarantined} quarantined"
+                )
+        table = staging.STAGED_TABLE[source]
+        total = first_row(con.execute(f"SELECT count(*) FROM {table}"))[0]
+        quarantine = _preview(
+            con,
+            "SELECT source_file, line_number, column_name, value, reason FROM staging.quarantine "
+            f"WHERE source = '{source}' ORDER BY source_file, line_number LIMIT 10",
+        )
+        rejected = [f"{f.message}" for f in summary.files if f.status == "rejected"]
+    return dg.MaterializeResult(
+        metadata={
+            **summary.as_metadata(),
+            "dagster/row_count": total,
+            "rejected_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in rejected) or "_none_"),
+            "quarantine_preview": quarantine,
+        }
+    )
+
+
+def _reach_parser(con, settings):
+    attribution = _attribution(con)
+    return lambda path: parse_reach(path, attribution)
+
+
+def _hiring_parser(con, settings):
+    attribution = _attribution(con)
+    key = settings.pii_key.encode()
+    return lambda path: parse_hiring(path, attribution, key)
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    deps=[reference_data],
+    pool=WAREHOUSE_POOL,
+)
+def staged_reach(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
+    """staging.reach: one row per date x channel x platform campaign (x ad set), from LinkedIn, Meta, Google Ads.
+
+    Impressions, landing-page/link clicks, spend (own currency and EUR) and the
+    platform's per-row reach. Each row keeps source_file, file_hash, line_number.
+    """
+    return _ingest(context, store, "reach", _reach_parser)
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    deps=[reference_data],
+    pool=WAREHOUSE_POOL,
+)
+def staged_sessions(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
+    """staging.sessions: one row per site session (user_pseudo_id x ga_session_id), GA4-style.
+
+    Date, campaign (utm code, else the campaign window holding the date),
+    period, channel (ad platform, organic, direct, referral), engagement.
+    """
+    return _ingest(context, store, "visitors", None)
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    deps=[reference_data],
+    pool=WAREHOUSE_POOL,
+)
+def staged_applications(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
+    """staging.applications: one row per application line of an ATS export or a hiring template.
+
+    Keyed by application_key (the same application in two exports is one);
+    candidate_key is an HMAC of the normalised e-mail. No name or e-mail is stored.
+    """
+    return _ingest(context, store, "hiring", _hiring_parser)
+
+
+MART_SPECS = [
+    dg.AssetSpec(
+        key=dg.AssetKey(["marts", name]),
+        group_name="marts",
+        kinds={"polars", "duckdb"},
+        owners=OWNERS,
+        deps=[staged_reach, staged_sessions, staged_applications, reference_data],
+        description=f"marts.{name}: see the COMMENT ON TABLE {name} in sql/published.sql for its grain.",
+    )
+    for name in MART_TABLES
+]
+
+
+@dg.multi_asset(specs=MART_SPECS, pool=WAREHOUSE_POOL)
+def marts(context: dg.AssetExecutionContext, store: TalentStore):
+    """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts.py)."""
+    with warehouse(store, context) as (con, _settings):
+        frames = build_marts(read_inputs(con))
+        for name in MART_TABLES:
+            frame = frames[name]
+            con.register("_mart", frame.to_arrow())
+            con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
+            con.unregister("_mart")
+            metadata = {"dagster/row_count": frame.height}
+            if name == "kpi_scorecard":
+                metadata["table_1"] = dg.MetadataValue.md(
+                    frame.filter(frame["period"] == "all").to_pandas().to_markdown(index=False)
+                )
+            yield dg.MaterializeResult(asset_key=dg.AssetKey(["marts", name]), metadata=metadata)
+
+
+@dg.asset(
+    group_name="publish",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    deps=[spec.key for spec in MART_SPECS],
+    pool=WAREHOUSE_POOL,
+)
+def published_database(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
+    """published.duckdb: the managers' database, replaced whole and atomically after an audit.
+
+    Runs only when every blocking check upstream passed (write, audit, publish).
+    The replaced version is kept as published.previous.duckdb.
+    """
+    with warehouse(store, context) as (con, settings):
+        paths = publish.Paths(settings.warehouse_dir)
+        stale = publish.clean_stale_candidates(settings.warehouse_dir)
+        if stale:
+            context.log.warning(f"removed candidates left by an interrupted run: {stale}")
+        facts = first_row(con.execute(
+            "SELECT (SELECT count(*) FROM ingest.file_ledger WHERE status = 'loaded'), "
+            "(SELECT count(*) FROM staging.reach) + (SELECT count(*) FROM staging.sessions) "
+            "+ (SELECT count(*) FROM staging.applications), (SELECT count(*) FROM staging.quarantine)"
+        ))
+        candidate = paths.candidate()
+        counts = publish.build_candidate(
+            con,
+            candidate,
+            {
+                "published_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                "run_id": context.run_id,
+                "files_loaded": facts[0],
+                "rows_staged": facts[1],
+                "rows_quarantined": facts[2],
+            },
+        )
+        problems = publish.audit_candidate(candidate, con)
+        if problems:
+            candidate.unlink(missing_ok=True)
+            raise dg.Failure(
+                description="published candidate failed its audit; the previous publication stays",
+                metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))},
+            )
+        publish.swap_in(candidate, paths)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(paths.published)),
+            "storage_version": publish.STORAGE_VERSION,
+            **{f"rows_{k}": v for k, v in counts.items()},
+        }
+    )
+
+
+ASSETS = [reference_data, staged_reach, staged_sessions, staged_applications, marts, published_database]

@@ -1,0 +1,283 @@
+"""Hiring exports: the ATS applications export and the campaign's hiring template.
+
+Normalised grain: one row per application (per source line), keyed by
+``application_key`` so the same application in two exports is one. Candidate
+names and e-mails are read only to build ``candidate_key``, an HMAC of the
+normalised e-mail; they are never kept, logged or quarantined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+from assets.ingest.common import (
+    BadValue,
+    Layout,
+    Parsed,
+    Quarantined,
+    RejectedFile,
+    Table,
+    cell,
+    decode,
+    normalise_header,
+    parse_date,
+    read_table,
+    safe_value,
+)
+from assets.ingest.reference import Attribution, country_code
+
+ATS = Layout(
+    "ats_applications",
+    "hiring",
+    (
+        "id",
+        "candidate_id",
+        "job_title",
+        "created_at",
+        "changed_stage_at",
+        "stage",
+        "referring_site",
+        "referring_url",
+        "candidate_email",
+        "candidate_country",
+        "organisation",
+    ),
+)
+TEMPLATE = Layout(
+    "hiring_template",
+    "hiring",
+    (
+        "Organisation",
+        "Candidate reference",
+        "Email",
+        "Job title",
+        "Application date",
+        "Hire date",
+        "Country of residence",
+        "Source",
+    ),
+)
+LAYOUTS = (ATS, TEMPLATE)
+STAGES = ("applied", "screening", "interview", "offer", "hired", "rejected")
+# Columns whose values are personal data: a quarantine row never keeps them.
+PERSONAL = {"candidate_first_name", "candidate_last_name", "candidate_email", "email", "candidate reference"}
+
+APPLICATION_COLUMNS = (
+    "application_key",
+    "application_id",
+    "org_id",
+    "organisation_name",
+    "candidate_key",
+    "job_title",
+    "applied_on",
+    "stage",
+    "hire_date",
+    "country_code",
+    "campaign_id",
+    "channel",
+)
+
+
+def candidate_key(pii_key: bytes, email: str | None, fallback: str | None) -> str | None:
+    """HMAC-SHA256 of the normalised e-mail (or of the fallback reference): stable, not reversible."""
+    if email and email.strip():
+        message = "email:" + email.strip().lower()
+    elif fallback:
+        message = "ref:" + fallback.strip().lower()
+    else:
+        return None
+    return hmac.new(pii_key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def channel_of(*texts: str | None) -> str:
+    """Which channel brought an application, from its source texts."""
+    text = " ".join(t for t in texts if t).lower()
+    if not text.strip():
+        return "direct"
+    if "linkedin" in text:
+        return "linkedin"
+    if any(k in text for k in ("facebook", "instagram", "meta", "fbclid")):
+        return "meta"
+    if any(k in text for k in ("utm_medium=cpc", "gclid", "google ads", "adwords")) and "google" in text:
+        return "google_ads"
+    if any(k in text for k in ("google", "bing", "duckduckgo")):
+        return "organic"
+    return "referral"
+
+
+def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed:
+    if path.suffix.lower() == ".xlsx":
+        table = read_xlsx_table(path, LAYOUTS)
+    else:
+        table = read_table(path, LAYOUTS)
+    out = Parsed(layout=table.layout.name, data_lines=len(table.records))
+    idx = table.index()
+    dates = []
+    orgs = set()
+    for line_number, record in table.records:
+        try:
+            if table.layout is ATS:
+                row = _ats_row(record, idx, attribution, pii_key)
+            else:
+                row = _template_row(record, idx, attribution, pii_key)
+        except _Bad as bad:
+            value = None if (bad.column or "").lower() in PERSONAL else safe_value(bad.value)
+            out.quarantined.append(Quarantined(line_number, bad.column, value, bad.reason))
+            continue
+        row["line_number"] = line_number
+        dates.append(row["applied_on"])
+        orgs.add(row["org_id"] or row["organisation_name"])
+        out.rows.append(row)
+    span = f"{min(dates)}..{max(dates)}" if dates else "empty"
+    out.export_key = f"{table.layout.name}|{'/'.join(sorted(o for o in orgs if o))}|{span}"
+    out.check_accounting(path)
+    return out
+
+
+class _Bad(Exception):
+    def __init__(self, column: str | None, value, reason: str):
+        self.column, self.value, self.reason = column, value, reason
+
+
+def _date(record, idx, column, style):
+    raw = cell(record, idx, column)
+    try:
+        return parse_date(raw, style)
+    except BadValue as exc:
+        raise _Bad(column, raw, str(exc)) from exc
+
+
+def _organisation(record, idx, column, attribution: Attribution) -> tuple[str | None, str]:
+    name = (cell(record, idx, column) or "").strip()
+    if not name:
+        raise _Bad(column, None, "organisation is empty")
+    # An unknown organisation is staged with org_id NULL: the quality gate
+    # blocks publication and names it, rather than dropping its hires.
+    return attribution.org_for(name), name
+
+
+def _country(record, idx, column) -> str:
+    raw = cell(record, idx, column)
+    if raw is None or not str(raw).strip():
+        raise _Bad(column, None, "country of residence is empty")
+    code = country_code(raw)
+    if code is None:
+        raise _Bad(column, raw, "country maps to no ISO 3166-1 country (not guessed)")
+    return code
+
+
+def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
+    application_id = (cell(record, idx, "id") or "").strip()
+    if not application_id:
+        raise _Bad("id", None, "application id is empty")
+    org_id, org_name = _organisation(record, idx, "organisation", attribution)
+    stage = (cell(record, idx, "stage") or "").strip().lower()
+    if stage not in STAGES:
+        raise _Bad("stage", stage, f"stage is not one of {', '.join(STAGES)}")
+    applied_on = _date(record, idx, "created_at", "timestamp")
+    if applied_on is None:
+        raise _Bad("created_at", None, "application date is empty")
+    hire_date = None
+    if stage == "hired":
+        hire_date = _date(record, idx, "changed_stage_at", "timestamp")
+        if hire_date is None:
+            raise _Bad("changed_stage_at", None, "a hired application has no changed_stage_at (hire date)")
+    site, url = cell(record, idx, "referring_site"), cell(record, idx, "referring_url")
+    key_org = org_id or org_name.lower()
+    return {
+        "application_key": _digest("ats", key_org, application_id),
+        "application_id": application_id,
+        "org_id": org_id,
+        "organisation_name": org_name,
+        "candidate_key": candidate_key(
+            pii_key, cell(record, idx, "candidate_email"), f"{key_org}:{cell(record, idx, 'candidate_id') or ''}"
+        ),
+        "job_title": cell(record, idx, "job_title"),
+        "applied_on": applied_on,
+        "stage": stage,
+        "hire_date": hire_date,
+        "country_code": _country(record, idx, "candidate_country"),
+        "campaign_id": attribution.campaign_for(site, url),
+        "channel": channel_of(site, url),
+    }
+
+
+def _template_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
+    org_id, org_name = _organisation(record, idx, "Organisation", attribution)
+    applied_on = _date(record, idx, "Application date", "day_first")
+    if applied_on is None:
+        raise _Bad("Application date", None, "application date is empty")
+    hire_date = _date(record, idx, "Hire date", "day_first")
+    key_org = org_id or org_name.lower()
+    reference = cell(record, idx, "Candidate reference")
+    email = cell(record, idx, "Email")
+    if not (reference and str(reference).strip()) and not (email and str(email).strip()):
+        raise _Bad("Candidate reference", None, "neither e-mail nor candidate reference is given")
+    key = candidate_key(pii_key, email and str(email), f"{key_org}:{reference or ''}")
+    job = cell(record, idx, "Job title")
+    source = cell(record, idx, "Source")
+    return {
+        "application_key": _digest("template", key_org, key, job or "", applied_on.isoformat()),
+        "application_id": None,
+        "org_id": org_id,
+        "organisation_name": org_name,
+        "candidate_key": key,
+        "job_title": job,
+        "applied_on": applied_on,
+        "stage": "hired" if hire_date else "applied",
+        "hire_date": hire_date,
+        "country_code": _country(record, idx, "Country of residence"),
+        "campaign_id": attribution.campaign_for(source),
+        "channel": channel_of(source),
+    }
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
+def read_xlsx_table(path: Path, layouts) -> Table:
+    """The first sheet whose header matches a layout; line numbers are Excel row numbers."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/etc. on truncated files
+        raise RejectedFile(path, None, None, f"not a readable .xlsx workbook ({type(exc).__name__})") from exc
+    try:
+        for sheet in book.worksheets:
+            rows = sheet.iter_rows(values_only=True)
+            for row_number, values in enumerate(rows, start=1):
+                if row_number > 10:
+                    break
+                header = ["" if v is None else str(v).strip() for v in values]
+                layout = next((lay for lay in layouts if lay.matches(header)), None)
+                if layout is None:
+                    continue
+                records = []
+                for n, vals in enumerate(rows, start=row_number + 1):
+                    cells = ["" if v is None else (v if not isinstance(v, str) else v) for v in vals]
+                    if not any(str(c).strip() for c in cells):
+                        continue
+                    records.append((n, [c if not isinstance(c, (int, float)) or isinstance(c, bool) else _num(c) for c in cells]))
+                return Table(path, layout, header, row_number, records, [], 0, "xlsx", "")
+        # Name the closest sheet header so the sender can see what is missing.
+        first = book.worksheets[0]
+        header = next(first.iter_rows(values_only=True, max_row=1), ())
+        header = ["" if v is None else str(v) for v in header]
+        for lay in layouts:
+            if lay.overlap(header) >= len(lay.required) // 2:
+                missing = lay.missing(header)
+                raise RejectedFile(path, 1, missing[0], f"header looks like {lay.name} but misses {missing}")
+        raise RejectedFile(path, 1, None, "unknown layout: no sheet has a known hiring header")
+    finally:
+        book.close()
+
+
+def _num(value) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+__all__ = ["parse_hiring", "candidate_key", "channel_of", "ATS", "TEMPLATE", "decode", "normalise_header"]

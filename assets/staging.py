@@ -1,0 +1,304 @@
+"""Staging: moves parsed exports into the warehouse, one transaction per file.
+
+The ledger (ingest.file_ledger) is keyed by the file's SHA-256, so a file
+delivered twice under any name is loaded once, and a night only parses files
+whose content it has not seen. A corrected re-export (same layout, scope and
+date range, different content) replaces the rows of the file it corrects in
+the same transaction that inserts its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.ingest.common import first_row, Parsed, RejectedFile, file_sha256
+from assets.ingest.reach import REACH_COLUMNS
+from assets.ingest.hiring import APPLICATION_COLUMNS
+from assets.ingest.visitors import parse_visitors
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SUFFIXES = {
+    "reach": (".csv", ".csv.gz", ".tsv", ".txt"),
+    "visitors": (".csv", ".csv.gz", ".parquet"),
+    "hiring": (".csv", ".xlsx"),
+}
+STAGED_TABLE = {"reach": "staging.reach", "visitors": "staging.sessions", "hiring": "staging.applications"}
+
+_SCHEMAS = {
+    "reach": {
+        "date": pl.Date,
+        "channel": pl.String,
+        "campaign_id": pl.String,
+        "period": pl.String,
+        "platform_campaign": pl.String,
+        "ad_set": pl.String,
+        "platform_campaign_id": pl.String,
+        "impressions": pl.Int64,
+        "clicks": pl.Int64,
+        "spend": pl.Float64,
+        "currency": pl.String,
+        "spend_eur": pl.Float64,
+        "platform_reach": pl.Int64,
+    },
+    "hiring": {
+        "application_key": pl.String,
+        "application_id": pl.String,
+        "org_id": pl.String,
+        "organisation_name": pl.String,
+        "candidate_key": pl.String,
+        "job_title": pl.String,
+        "applied_on": pl.Date,
+        "stage": pl.String,
+        "hire_date": pl.Date,
+        "country_code": pl.String,
+        "campaign_id": pl.String,
+        "channel": pl.String,
+    },
+}
+assert tuple(_SCHEMAS["reach"]) == REACH_COLUMNS and tuple(_SCHEMAS["hiring"]) == APPLICATION_COLUMNS
+
+
+def connect(path: Path, read_only: bool = False, attempts: int = 20) -> duckdb.DuckDBPyConnection:
+    """Opens a DuckDB file, waiting out another process's lock instead of failing at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    delay = 0.1
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute((SQL_DIR / "warehouse.sql").read_text())
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Replaces the ref.* tables with the reference files, atomically."""
+    con.execute("BEGIN")
+    try:
+        for name, frame in frames.items():
+            con.register("_ref_frame", frame.to_arrow())
+            con.execute(f"CREATE OR REPLACE TABLE ref.{name} AS SELECT * FROM _ref_frame")
+            con.unregister("_ref_frame")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return {name: frame.height for name, frame in frames.items()}
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str  # loaded | rejected | duplicate | unchanged | superseding
+    layout: str | None = None
+    data_lines: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(f.status == status for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    def as_metadata(self) -> dict:
+        return {
+            "files_seen": len(self.files),
+            "files_parsed": sum(f.status in ("loaded", "superseding", "rejected") for f in self.files),
+            "files_loaded": self.count("loaded") + self.count("superseding"),
+            "files_rejected": self.count("rejected"),
+            "files_duplicate": self.count("duplicate"),
+            "files_unchanged": self.count("unchanged"),
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+        }
+
+
+def landing_files(folder: Path, source: str) -> list[Path]:
+    """Export files in a landing folder, oldest first (name breaks ties), hidden files skipped."""
+    if not folder.exists():
+        return []
+    found = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(SUFFIXES[source])
+    ]
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def _hash_with_cache(con, path: Path) -> str:
+    stat = path.stat()
+    row = first_row(con.execute(
+        "SELECT file_hash FROM ingest.path_seen WHERE path = ? AND size_bytes = ? AND mtime_ns = ?",
+        [str(path), stat.st_size, stat.st_mtime_ns],
+    ))
+    if row:
+        return row[0]
+    digest = file_sha256(path)
+    con.execute(
+        "INSERT OR REPLACE INTO ingest.path_seen VALUES (?, ?, ?, ?)",
+        [str(path), stat.st_size, stat.st_mtime_ns, digest],
+    )
+    return digest
+
+
+def ingest_source(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    folder: Path,
+    parse: Callable[[Path], Parsed] | None,
+    run_id: str | None = None,
+) -> IngestSummary:
+    """Stages every landing file whose content is not yet in the ledger.
+
+    ``parse`` turns a path into a Parsed; visitors are parsed in SQL on ``con``
+    instead (pass None). A RejectedFile is recorded and the next file goes on.
+    """
+    summary = IngestSummary(source)
+    for path in landing_files(folder, source):
+        digest = _hash_with_cache(con, path)
+        known = first_row(con.execute("SELECT status, path FROM ingest.file_ledger WHERE file_hash = ?", [digest]))
+        if known:
+            same_path = known[1] == str(path)
+            summary.files.append(
+                FileOutcome(
+                    str(path),
+                    "unchanged" if same_path else "duplicate",
+                    message=None if same_path else f"same content as {Path(known[1]).name}, already {known[0]}",
+                )
+            )
+            continue
+        summary.files.append(_stage_one(con, source, path, digest, parse, run_id))
+    return summary
+
+
+def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutcome:
+    size = path.stat().st_size
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    con.execute("BEGIN")
+    try:
+        if source == "visitors":
+            load = parse_visitors(con, path)
+            layout, export_key = load.layout, load.export_key
+            data_lines, loaded, quarantined = load.data_lines, load.rows_loaded, load.rows_quarantined
+            rows_sql = "SELECT *, ? AS layout, ? AS source_file, ? AS file_hash FROM _visitor_rows"
+            quarantine_sql = "SELECT line_number, column_name, value, reason FROM _visitor_quarantine"
+        else:
+            parsed = parse(path)
+            layout, export_key = parsed.layout, parsed.export_key
+            data_lines, loaded, quarantined = parsed.data_lines, len(parsed.rows), len(parsed.quarantined)
+            frame = pl.DataFrame(
+                [{**{k: r.get(k) for k in _SCHEMAS[source]}, "line_number": r["line_number"]} for r in parsed.rows],
+                schema={**_SCHEMAS[source], "line_number": pl.Int64},
+                orient="row",
+            )
+            qframe = pl.DataFrame(
+                [(q.line_number, q.column, q.value, q.reason) for q in parsed.quarantined],
+                schema={"line_number": pl.Int64, "column_name": pl.String, "value": pl.String, "reason": pl.String},
+                orient="row",
+            )
+            con.register("_parsed_rows", frame.to_arrow())
+            con.register("_parsed_quarantine", qframe.to_arrow())
+            rows_sql = "SELECT *, ? AS layout, ? AS source_file, ? AS file_hash FROM _parsed_rows"
+            quarantine_sql = "SELECT line_number, column_name, value, reason FROM _parsed_quarantine"
+        superseded = [
+            r[0]
+            for r in con.execute(
+                "SELECT file_hash FROM ingest.file_ledger WHERE source = ? AND export_key = ? AND status = 'loaded'",
+                [source, export_key],
+            ).fetchall()
+        ]
+        table = STAGED_TABLE[source]
+        for old in superseded:
+            con.execute(f"DELETE FROM {table} WHERE file_hash = ?", [old])
+            con.execute("DELETE FROM staging.quarantine WHERE file_hash = ?", [old])
+            con.execute(
+                "UPDATE ingest.file_ledger SET status = 'superseded', superseded_by = ?, "
+                "message = 'replaced by corrected re-export ' || ? WHERE file_hash = ?",
+                [digest, path.name, old],
+            )
+        con.execute(f"INSERT INTO {table} BY NAME {rows_sql}", [layout, path.name, digest])
+        con.execute(
+            f"INSERT INTO staging.quarantine SELECT ?, ?, ?, line_number, column_name, value, reason, ? "
+            f"FROM ({quarantine_sql})",
+            [source, path.name, digest, run_id],
+        )
+        con.execute(
+            "INSERT INTO ingest.file_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', ?, NULL, ?, ?)",
+            [digest, source, layout, export_key, str(path), size, data_lines, loaded, quarantined,
+             (f"replaces {len(superseded)} earlier export(s)" if superseded else None), now, run_id],
+        )
+        con.execute("COMMIT")
+    except RejectedFile as exc:
+        con.execute("ROLLBACK")
+        log.warning("rejected %s", exc)
+        con.execute(
+            "INSERT INTO ingest.file_ledger VALUES (?, ?, NULL, NULL, ?, ?, NULL, 0, 0, 'rejected', ?, NULL, ?, ?)",
+            [digest, source, str(path), size, str(exc), now, run_id],
+        )
+        return FileOutcome(str(path), "rejected", message=str(exc))
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("_parsed_rows", "_parsed_quarantine"):
+            try:
+                con.unregister(name)
+            except Exception:  # noqa: BLE001 - not registered on the visitor path
+                pass
+    status = "superseding" if superseded else "loaded"
+    return FileOutcome(str(path), status, layout, data_lines, loaded, quarantined)
+
+
+def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> bool:
+    """Re-stages everything when reference data or the PII key changed.
+
+    Staged rows carry attribution (campaign, period, organisation) and HMAC
+    candidate keys computed at load time; new reference data or a new key makes
+    them stale, so the ledger is cleared and every export is parsed again.
+    """
+    con.execute("CREATE TABLE IF NOT EXISTS ingest.reference_version (version VARCHAR)")
+    row = first_row(con.execute("SELECT version FROM ingest.reference_version"))
+    if row and row[0] == version:
+        return False
+    con.execute("BEGIN")
+    try:
+        had_history = first_row(con.execute("SELECT count(*) FROM ingest.file_ledger"))[0] > 0
+        for table in ("staging.reach", "staging.sessions", "staging.applications", "staging.quarantine",
+                      "ingest.file_ledger"):
+            con.execute(f"DELETE FROM {table}")
+        con.execute("DELETE FROM ingest.reference_version")
+        con.execute("INSERT INTO ingest.reference_version VALUES (?)", [version])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return had_history

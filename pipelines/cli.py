@@ -1,0 +1,151 @@
+"""`talent-pipeline`: run the graph, query the published database, generate the sample, roll back."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pipelines.settings import default_dagster_home, from_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="talent-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="materialise the whole graph in-process against the local Dagster instance")
+    q = sub.add_parser("query", help="run SQL read-only against the published database")
+    q.add_argument("sql")
+    g = sub.add_parser("generate-sample", help="write the sample exports")
+    g.add_argument("--out", type=Path, default=None, help="folder (default: $TALENT_RAW_DIR or data/raw)")
+    g.add_argument("--seed", type=int, default=20190101)
+    g.add_argument("--scale", type=int, default=1, help="multiply visitor sessions by N")
+    g.add_argument("--sessions", type=int, default=None, help="total visitor sessions (overrides --scale)")
+    sub.add_parser("rollback", help="restore the previously published database (run again to undo)")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run()
+    if args.command == "query":
+        return query(args.sql)
+    if args.command == "generate-sample":
+        from pipelines.sample import generate_sample
+
+        out = args.out or from_env().raw_dir
+        summary = generate_sample(out, seed=args.seed, scale=args.scale, sessions=args.sessions)
+        print(f"wrote sample exports to {out}")
+        for key, value in summary.items():
+            print(f"  {key}: {value}")
+        return 0
+    if args.command == "rollback":
+        from assets.publish import Paths, rollback
+
+        rollback(Paths(from_env().warehouse_dir))
+        print(f"restored the previous publication into {from_env().published}")
+        return 0
+    return 2
+
+
+def run() -> int:
+    default_dagster_home()
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from pipelines.jobs import NIGHTLY_JOB
+
+    settings = from_env()
+    started = time.monotonic()
+    job = defs.resolve_job_def(NIGHTLY_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    elapsed = time.monotonic() - started
+    return print_summary(result, settings, elapsed)
+
+
+def print_summary(result, settings, elapsed: float) -> int:
+    """Files, rows, checks and KPI results of the run; the exit code says whether it published."""
+    import dagster as dg
+
+    from assets.staging import connect
+
+    materialised = set()
+    failed_checks = []
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialised.add(event.asset_key.to_user_string())
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                failed_checks.append(
+                    f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                    f" ({evaluation.severity.value})"
+                )
+    failed_steps = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    published = "published_database" in materialised
+    print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s")
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT source, count(*) FILTER (status IN ('loaded','superseded')), count(*) FILTER (status='rejected'), "
+            "sum(rows_loaded) FILTER (status='loaded'), sum(rows_quarantined) FILTER (status='loaded') "
+            "FROM ingest.file_ledger WHERE run_id = ? GROUP BY source ORDER BY source",
+            [result.run_id],
+        ).fetchall()
+        print("files read this run:")
+        if not rows:
+            print("  none new (every export already in the ledger)")
+        for source, loaded, rejected, staged, quarantined in rows:
+            print(f"  {source:9} {loaded} loaded, {rejected} rejected; rows {staged or 0:,} loaded, "
+                  f"{quarantined or 0:,} quarantined")
+        for (message,) in con.execute(
+            "SELECT message FROM ingest.file_ledger WHERE run_id = ? AND status = 'rejected'", [result.run_id]
+        ).fetchall():
+            print(f"  REJECTED {message}")
+    finally:
+        con.close()
+    if failed_steps:
+        print(f"failed steps: {', '.join(failed_steps)}")
+    if failed_checks:
+        print("failed checks:")
+        for check in failed_checks:
+            print(f"  {check}")
+    if not published:
+        print("NOT PUBLISHED: published.duckdb still holds the previous publication")
+        return 1
+    print(f"published {settings.published}")
+    pub = connect(settings.published, read_only=True)
+    try:
+        print(pub.sql(
+            "SELECT campaign_id, kpi, period, target, result, pct_of_target, met FROM kpi_scorecard "
+            "WHERE period = 'all' ORDER BY campaign_id, kpi"
+        ))
+    finally:
+        pub.close()
+    if not result.success:
+        return 1
+    return 0
+
+
+def query(sql: str) -> int:
+    import duckdb
+
+    from assets.staging import connect
+
+    path = from_env().published
+    if not path.exists():
+        print(f"no published database yet at {path}: run `talent-pipeline run` first", file=sys.stderr)
+        return 1
+    con = connect(path, read_only=True)
+    try:
+        relation = con.sql(sql)
+        if relation is not None:
+            relation.show(max_width=200, max_rows=200)
+    except duckdb.Error as exc:
+        print(f"query failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

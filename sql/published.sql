@@ -1,0 +1,180 @@
+-- The published schema: what managers query in published.duckdb.
+-- Built fresh in a candidate file each run, audited, then swapped in atomically.
+
+CREATE TABLE campaigns (
+    campaign_id  VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    start_date   DATE NOT NULL,
+    end_date     DATE NOT NULL,
+    budget_eur   DOUBLE,
+    eu_grant_eur DOUBLE
+);
+COMMENT ON TABLE campaigns IS 'One row per talent campaign: its window, total budget and EU grant (EUR).';
+COMMENT ON COLUMN campaigns.campaign_id IS 'Campaign identifier used by every other table.';
+COMMENT ON COLUMN campaigns.name IS 'Campaign name as in the closing reports.';
+COMMENT ON COLUMN campaigns.start_date IS 'First day of the campaign window (inclusive).';
+COMMENT ON COLUMN campaigns.end_date IS 'Last day of the campaign window (inclusive).';
+COMMENT ON COLUMN campaigns.budget_eur IS 'Total campaign budget in EUR.';
+COMMENT ON COLUMN campaigns.eu_grant_eur IS 'EU grant in EUR.';
+
+CREATE TABLE campaign_periods (
+    campaign_id  VARCHAR NOT NULL,
+    period       VARCHAR NOT NULL,
+    start_date   DATE NOT NULL,
+    end_date     DATE NOT NULL,
+    utm_campaign VARCHAR,
+    PRIMARY KEY (campaign_id, period)
+);
+COMMENT ON TABLE campaign_periods IS 'One row per talent-campaign period (advertising wave) of a campaign.';
+COMMENT ON COLUMN campaign_periods.campaign_id IS 'Campaign the period belongs to.';
+COMMENT ON COLUMN campaign_periods.period IS 'Period name, as used in the period column of every table.';
+COMMENT ON COLUMN campaign_periods.start_date IS 'First day of the period (inclusive).';
+COMMENT ON COLUMN campaign_periods.end_date IS 'Last day of the period (inclusive).';
+COMMENT ON COLUMN campaign_periods.utm_campaign IS 'utm_campaign code the period''s ads and links carry.';
+
+CREATE TABLE kpi_scorecard (
+    campaign_id   VARCHAR NOT NULL,
+    kpi           VARCHAR NOT NULL,
+    period        VARCHAR NOT NULL,
+    target        DOUBLE,
+    result        BIGINT,
+    pct_of_target DOUBLE,
+    met           BOOLEAN,
+    PRIMARY KEY (campaign_id, kpi, period)
+);
+COMMENT ON TABLE kpi_scorecard IS 'One row per campaign x KPI x period (''all'' = whole campaign): the closing report''s Table 1 and more.';
+COMMENT ON COLUMN kpi_scorecard.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN kpi_scorecard.kpi IS 'impressions | clicks | unique_visitors | applications | international_hires | organisations_involved | organisations_established.';
+COMMENT ON COLUMN kpi_scorecard.period IS 'Period name, or ''all'' for the whole campaign window.';
+COMMENT ON COLUMN kpi_scorecard.target IS 'Target from kpi_targets.csv; NULL when none is set.';
+COMMENT ON COLUMN kpi_scorecard.result IS 'Measured value; unique visitors are distinct over exactly this scope. NULL when the campaign has no exports of that source.';
+COMMENT ON COLUMN kpi_scorecard.pct_of_target IS 'result / target x 100, one decimal.';
+COMMENT ON COLUMN kpi_scorecard.met IS 'result >= target; NULL without a target or a result.';
+
+CREATE TABLE funnel (
+    campaign_id        VARCHAR NOT NULL,
+    period             VARCHAR NOT NULL,
+    channel            VARCHAR NOT NULL,
+    stage              VARCHAR NOT NULL,
+    stage_order        INTEGER NOT NULL,
+    value              BIGINT,
+    step_conversion    DOUBLE,
+    overall_conversion DOUBLE,
+    PRIMARY KEY (campaign_id, period, channel, stage)
+);
+COMMENT ON TABLE funnel IS 'One row per campaign x period x channel x funnel stage (impressions -> clicks -> unique_visitors -> applications -> hires).';
+COMMENT ON COLUMN funnel.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN funnel.period IS 'Period name, or ''all'' for the whole campaign.';
+COMMENT ON COLUMN funnel.channel IS 'linkedin | meta | google_ads | organic | direct | referral, or ''all''.';
+COMMENT ON COLUMN funnel.stage IS 'impressions | clicks | unique_visitors | applications | hires (international hires, as in kpi_scorecard).';
+COMMENT ON COLUMN funnel.stage_order IS '1 for impressions .. 5 for hires.';
+COMMENT ON COLUMN funnel.value IS 'Stage value at this scope; unique visitors are an exact distinct count at this grain, never a sum. NULL where the channel has no such stage (impressions of direct traffic).';
+COMMENT ON COLUMN funnel.step_conversion IS 'value / value of the previous stage (a ratio, 0.05 = 5 %).';
+COMMENT ON COLUMN funnel.overall_conversion IS 'value / impressions of the same scope (a ratio).';
+
+CREATE TABLE hires_vs_target (
+    campaign_id   VARCHAR NOT NULL,
+    period        VARCHAR NOT NULL,
+    organisation  VARCHAR NOT NULL,
+    hires         BIGINT NOT NULL,
+    target        DOUBLE,
+    pct_of_target DOUBLE,
+    PRIMARY KEY (campaign_id, period, organisation)
+);
+COMMENT ON TABLE hires_vs_target IS 'One row per campaign x period x participating organisation, plus organisation = ''all'': international hires against target.';
+COMMENT ON COLUMN hires_vs_target.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN hires_vs_target.period IS 'Period of the hire''s application, or ''all'' (every qualifying hire in the window).';
+COMMENT ON COLUMN hires_vs_target.organisation IS 'Hiring organisation as named in the register, or ''all''.';
+COMMENT ON COLUMN hires_vs_target.hires IS 'Distinct international candidates hired (DK/SE residents excluded).';
+COMMENT ON COLUMN hires_vs_target.target IS 'Hire target; set per campaign and period, so only on organisation = ''all'' rows.';
+COMMENT ON COLUMN hires_vs_target.pct_of_target IS 'hires / target x 100, one decimal.';
+
+CREATE TABLE hires_over_time (
+    campaign_id      VARCHAR NOT NULL,
+    week_start       DATE NOT NULL,
+    hires            BIGINT NOT NULL,
+    cumulative_hires BIGINT NOT NULL,
+    target           DOUBLE,
+    PRIMARY KEY (campaign_id, week_start)
+);
+COMMENT ON TABLE hires_over_time IS 'One row per campaign x ISO week (Monday) of its window: international hires that week and cumulative.';
+COMMENT ON COLUMN hires_over_time.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN hires_over_time.week_start IS 'Monday of the week (hire date).';
+COMMENT ON COLUMN hires_over_time.hires IS 'International hires with a hire date in that week.';
+COMMENT ON COLUMN hires_over_time.cumulative_hires IS 'International hires from the campaign start to the end of that week.';
+COMMENT ON COLUMN hires_over_time.target IS 'Whole-campaign hire target (the line to reach).';
+
+CREATE TABLE cost_per_outcome (
+    campaign_id              VARCHAR NOT NULL,
+    period                   VARCHAR NOT NULL,
+    channel                  VARCHAR NOT NULL,
+    spend_eur                DOUBLE,
+    clicks                   BIGINT,
+    unique_visitors          BIGINT,
+    applications             BIGINT,
+    hires                    BIGINT,
+    cost_per_click_eur       DOUBLE,
+    cost_per_visitor_eur     DOUBLE,
+    cost_per_application_eur DOUBLE,
+    cost_per_hire_eur        DOUBLE,
+    PRIMARY KEY (campaign_id, period, channel)
+);
+COMMENT ON TABLE cost_per_outcome IS 'One row per campaign x period x paid channel (and ''all''): ad spend in EUR and cost per click, visitor, application and hire.';
+COMMENT ON COLUMN cost_per_outcome.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN cost_per_outcome.period IS 'Period name, or ''all''.';
+COMMENT ON COLUMN cost_per_outcome.channel IS 'linkedin | meta | google_ads, or ''all'' (all spend over all outcomes, organic included).';
+COMMENT ON COLUMN cost_per_outcome.spend_eur IS 'Ad spend converted to EUR with fx_rates.csv.';
+COMMENT ON COLUMN cost_per_outcome.clicks IS 'Landing-page or link clicks.';
+COMMENT ON COLUMN cost_per_outcome.unique_visitors IS 'Distinct visitors of this scope.';
+COMMENT ON COLUMN cost_per_outcome.applications IS 'Distinct campaign applications of this scope.';
+COMMENT ON COLUMN cost_per_outcome.hires IS 'International hires of this scope.';
+COMMENT ON COLUMN cost_per_outcome.cost_per_click_eur IS 'spend_eur / clicks; NULL when there are none.';
+COMMENT ON COLUMN cost_per_outcome.cost_per_visitor_eur IS 'spend_eur / unique_visitors; NULL when there are none.';
+COMMENT ON COLUMN cost_per_outcome.cost_per_application_eur IS 'spend_eur / applications; NULL when there are none.';
+COMMENT ON COLUMN cost_per_outcome.cost_per_hire_eur IS 'spend_eur / hires; NULL when there are none.';
+
+CREATE TABLE weekly_reach (
+    campaign_id     VARCHAR NOT NULL,
+    week_start      DATE NOT NULL,
+    impressions     BIGINT NOT NULL,
+    clicks          BIGINT NOT NULL,
+    unique_visitors BIGINT NOT NULL,
+    spend_eur       DOUBLE,
+    PRIMARY KEY (campaign_id, week_start)
+);
+COMMENT ON TABLE weekly_reach IS 'One row per campaign x ISO week with ad impressions, clicks, spend and the week''s distinct site visitors.';
+COMMENT ON COLUMN weekly_reach.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN weekly_reach.week_start IS 'Monday of the week.';
+COMMENT ON COLUMN weekly_reach.impressions IS 'Impressions on all ad platforms that week.';
+COMMENT ON COLUMN weekly_reach.clicks IS 'Landing-page or link clicks that week.';
+COMMENT ON COLUMN weekly_reach.unique_visitors IS 'Distinct site visitors that week (not additive across weeks).';
+COMMENT ON COLUMN weekly_reach.spend_eur IS 'Ad spend that week in EUR.';
+
+CREATE TABLE publication (
+    published_at TIMESTAMP NOT NULL,
+    run_id       VARCHAR,
+    files_loaded BIGINT,
+    rows_staged  BIGINT,
+    rows_quarantined BIGINT
+);
+COMMENT ON TABLE publication IS 'One row: when and by which run this file was published, and what it was built from.';
+COMMENT ON COLUMN publication.published_at IS 'UTC time the candidate passed its audit and was swapped in.';
+COMMENT ON COLUMN publication.run_id IS 'Dagster run id that built it.';
+COMMENT ON COLUMN publication.files_loaded IS 'Export files in the ledger that this publication is built from.';
+COMMENT ON COLUMN publication.rows_staged IS 'Staged rows (reach + sessions + applications) behind it.';
+COMMENT ON COLUMN publication.rows_quarantined IS 'Rows quarantined from those files (see the pipeline''s quarantine table).';
+
+-- Table 1 of the closing report, as managers ask for it.
+CREATE VIEW table_1 AS
+SELECT c.name AS campaign,
+       CASE s.kpi
+         WHEN 'organisations_established' THEN 'Organisations established in the region'
+         WHEN 'organisations_involved' THEN 'Regional organisations involved in talent campaign'
+         WHEN 'international_hires' THEN 'International talents hired'
+       END AS kpi,
+       s.target, s.result, s.pct_of_target, s.met
+FROM kpi_scorecard s JOIN campaigns c USING (campaign_id)
+WHERE s.period = 'all'
+  AND s.kpi IN ('organisations_established', 'organisations_involved', 'international_hires')
+ORDER BY c.name, CASE s.kpi WHEN 'organisations_established' THEN 1 WHEN 'organisations_involved' THEN 2 ELSE 3 END;
+COMMENT ON VIEW table_1 IS 'The closing report''s Table 1 (whole campaign): target and result per KPI.';

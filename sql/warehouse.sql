@@ -1,0 +1,116 @@
+-- The pipeline's private warehouse (warehouse.duckdb). Only the pipeline opens it.
+-- Managers query published.duckdb instead (sql/published.sql).
+CREATE SCHEMA IF NOT EXISTS ingest;
+CREATE SCHEMA IF NOT EXISTS ref;
+CREATE SCHEMA IF NOT EXISTS staging;
+CREATE SCHEMA IF NOT EXISTS marts;
+CREATE SCHEMA IF NOT EXISTS audit;
+
+-- One row per distinct file content ever seen. A file's identity is its SHA-256,
+-- so the same export under two names is one entry.
+CREATE TABLE IF NOT EXISTS ingest.file_ledger (
+    file_hash        VARCHAR PRIMARY KEY,
+    source           VARCHAR NOT NULL,   -- reach | visitors | hiring
+    layout           VARCHAR,            -- recognised layout, NULL when rejected before recognition
+    export_key       VARCHAR,            -- layout | scope | date range: a corrected re-export shares it
+    path             VARCHAR NOT NULL,   -- first path the content arrived under
+    size_bytes       BIGINT,
+    data_lines       BIGINT,
+    rows_loaded      BIGINT,
+    rows_quarantined BIGINT,
+    status           VARCHAR NOT NULL,   -- loaded | rejected | superseded
+    message          VARCHAR,            -- why rejected (file, line, column) or what superseded it
+    superseded_by    VARCHAR,
+    loaded_at        TIMESTAMP NOT NULL,
+    run_id           VARCHAR
+);
+
+-- Where every path was last seen, so unchanged files are not hashed again.
+CREATE TABLE IF NOT EXISTS ingest.path_seen (
+    path       VARCHAR PRIMARY KEY,
+    size_bytes BIGINT NOT NULL,
+    mtime_ns   BIGINT NOT NULL,
+    file_hash  VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS staging.quarantine (
+    source      VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    file_hash   VARCHAR NOT NULL,
+    line_number BIGINT,
+    column_name VARCHAR,
+    value       VARCHAR,   -- the offending cell; never from a personal-data column
+    reason      VARCHAR NOT NULL,
+    run_id      VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS staging.reach (
+    date                 DATE NOT NULL,
+    channel              VARCHAR NOT NULL,
+    campaign_id          VARCHAR,
+    period               VARCHAR,
+    platform_campaign    VARCHAR NOT NULL,
+    ad_set               VARCHAR,
+    platform_campaign_id VARCHAR,
+    impressions          BIGINT NOT NULL,
+    clicks               BIGINT NOT NULL,
+    spend                DOUBLE,
+    currency             VARCHAR,
+    spend_eur            DOUBLE,
+    platform_reach       BIGINT,
+    layout               VARCHAR NOT NULL,
+    source_file          VARCHAR NOT NULL,
+    file_hash            VARCHAR NOT NULL,
+    line_number          BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS staging.sessions (
+    event_date       DATE NOT NULL,
+    user_pseudo_id   VARCHAR NOT NULL,
+    ga_session_id    BIGINT NOT NULL,
+    session_source   VARCHAR,
+    session_medium   VARCHAR,
+    session_campaign VARCHAR,
+    channel          VARCHAR NOT NULL,
+    campaign_id      VARCHAR,
+    period           VARCHAR,
+    landing_page     VARCHAR,
+    country          VARCHAR,
+    engaged_session  INTEGER,
+    layout           VARCHAR NOT NULL,
+    source_file      VARCHAR NOT NULL,
+    file_hash        VARCHAR NOT NULL,
+    line_number      BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS staging.applications (
+    application_key   VARCHAR NOT NULL,
+    application_id    VARCHAR,
+    org_id            VARCHAR,
+    organisation_name VARCHAR NOT NULL,
+    candidate_key     VARCHAR NOT NULL,  -- HMAC of the normalised e-mail; no name or e-mail is stored
+    job_title         VARCHAR,
+    applied_on        DATE NOT NULL,
+    stage             VARCHAR NOT NULL,
+    hire_date         DATE,
+    country_code      VARCHAR NOT NULL,
+    campaign_id       VARCHAR,
+    channel           VARCHAR NOT NULL,
+    layout            VARCHAR NOT NULL,
+    source_file       VARCHAR NOT NULL,
+    file_hash         VARCHAR NOT NULL,
+    line_number       BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit.check_results (
+    run_id       VARCHAR,
+    checked_at   TIMESTAMP,
+    table_name   VARCHAR,
+    check_name   VARCHAR,
+    expectation  VARCHAR,
+    column_name  VARCHAR,
+    passed       BOOLEAN,
+    failed_rows  BIGINT,
+    examples     VARCHAR,
+    message      VARCHAR
+);
