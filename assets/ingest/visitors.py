@@ -14,6 +14,7 @@ referral) and engagement.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import zlib
 from dataclasses import dataclass
@@ -105,6 +106,8 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path) -> VisitorLoad:
         first = _first_line(path)
         if not first.strip():
             raise RejectedFile(path, 1, None, "file is empty")
+        if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise RejectedFile(path, 1, None, "visitor exports must be UTF-8, found UTF-16")
         header_text, encoding = decode(path, first)
         if encoding not in ("utf-8", "utf-8-sig"):
             raise RejectedFile(path, 1, None, f"visitor exports must be UTF-8, found {encoding}")
@@ -144,7 +147,11 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path) -> VisitorLoad:
             """
         )
     except duckdb.Error as exc:
-        raise RejectedFile(path, None, None, f"cannot parse as CSV: {str(exc).splitlines()[0]}") from exc
+        if not is_parquet:
+            located = _locate_csv_problem(path, delimiter, columns)
+            if located:
+                raise RejectedFile(path, *located) from exc
+        raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
     read_rows = first_row(con.execute("SELECT count(*) FROM _visitor_raw"))[0]
     if data_lines is not None and read_rows != data_lines:
         raise RejectedFile(
@@ -230,6 +237,26 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path) -> VisitorLoad:
         rows_quarantined=quarantined,
         export_key=f"{GA4.name}|{span[0]}..{span[1]}",
     )
+
+
+def _locate_csv_problem(path: Path, delimiter: str, header: list[str]) -> tuple[int, str | None, str] | None:
+    """Finds the first record DuckDB could not read: one spanning lines, or with a wrong cell count.
+
+    Only runs after DuckDB refused the file, so its cost does not matter.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        next(reader, None)
+        previous_end = 1
+        for cells in reader:
+            start, end = previous_end + 1, reader.line_num
+            previous_end = end
+            if end > start:
+                return start, None, f"unterminated quote: the record runs over {end - start + 1} lines"
+            if len(cells) != len(header):
+                return start, None, f"{len(cells)} cells where the header has {len(header)}"
+    return None
 
 
 def _sql_path(path: Path) -> str:

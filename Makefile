@@ -1,0 +1,48 @@
+# The front door. `make run` and `make test` work on a fresh machine with Python 3.11 and pip.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
+
+.PHONY: run test install install-test chromium dev sample fixtures bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## Install, then run the whole graph on the bundled sample (data/raw -> data/warehouse/published.duckdb).
+run: install
+	$(BIN)/talent-pipeline run
+
+## Install with test extras (and Debian's chromium for the browser test), then run every test.
+test: install-test chromium
+	$(BIN)/python -m pytest
+
+chromium:
+	@if [ -x scripts/install_chromium.sh ]; then scripts/install_chromium.sh; fi
+
+## The Dagster UI on the project's local instance (telemetry off in dagster_home/dagster.yaml).
+dev: install
+	$(BIN)/dagster dev -m pipelines.definitions
+
+sample: install
+	$(BIN)/talent-pipeline generate-sample --out data/raw
+
+fixtures: install
+	$(BIN)/python tests/fixtures/make_fixtures.py
+
+clean:
+	rm -rf data/warehouse reports

@@ -1,0 +1,64 @@
+"""Shared test helpers: fixture paths, attribution from the fixture register, and a graph runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assets.ingest.reference import Attribution, read_reference
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_KEY = "test-pii-key"
+
+
+@pytest.fixture(scope="session")
+def attribution() -> Attribution:
+    return Attribution(read_reference(FIXTURES / "reference"))
+
+
+def landing(tmp_path: Path, files: dict[str, list[str]], reference: Path = FIXTURES / "reference") -> Path:
+    """A raw folder holding the fixture reference data and the named fixture files per source."""
+    raw = tmp_path / "raw"
+    for source in ("reach", "visitors", "hiring"):
+        (raw / source).mkdir(parents=True, exist_ok=True)
+        for name in files.get(source, []):
+            shutil.copy(FIXTURES / source / name, raw / source / name)
+    shutil.copytree(reference, raw / "reference")
+    return raw
+
+
+@pytest.fixture
+def pipeline_env(tmp_path, monkeypatch):
+    """Points the pipeline at temporary folders; returns a function that runs the nightly job."""
+    warehouse = tmp_path / "warehouse"
+    reports = tmp_path / "reports"
+    monkeypatch.setenv("TALENT_WAREHOUSE_DIR", str(warehouse))
+    monkeypatch.setenv("TALENT_REPORTS_DIR", str(reports))
+    monkeypatch.setenv("TALENT_PII_KEY", TEST_KEY)
+
+    def run(raw: Path):
+        import dagster as dg
+
+        from pipelines.definitions import defs
+        from pipelines.jobs import NIGHTLY_JOB
+
+        monkeypatch.setenv("TALENT_RAW_DIR", str(raw))
+        with dg.DagsterInstance.ephemeral() as instance:
+            return defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(instance=instance, raise_on_error=False)
+
+    run.warehouse = warehouse / "warehouse.duckdb"
+    run.published = warehouse / "published.duckdb"
+    run.reports = reports
+    return run
+
+
+def query(path: Path, sql: str, params=None) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,166 @@
+"""The KPI rules of the data contract, on hand-made frames."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from assets import marts
+
+D = date
+
+
+def make_inputs(reach=(), visitors=(), applications=(), organisations=None, targets=()) -> marts.MartInputs:
+    campaigns = pl.DataFrame(
+        {"campaign_id": ["c1", "c2"], "name": ["Camp One", "Camp Two"],
+         "start_date": [D(2020, 1, 1), D(2011, 1, 1)], "end_date": [D(2020, 12, 31), D(2011, 12, 31)],
+         "budget_eur": [1.0, 2.0], "eu_grant_eur": [0.5, 1.0]}
+    )
+    periods = pl.DataFrame(
+        {"campaign_id": ["c1", "c1", "c2"], "period": ["p1", "p2", "p1"],
+         "start_date": [D(2020, 3, 1), D(2020, 9, 1), D(2011, 3, 1)],
+         "end_date": [D(2020, 3, 31), D(2020, 9, 30), D(2011, 3, 31)], "utm_campaign": ["u1", "u2", "x1"]}
+    )
+    orgs = organisations if organisations is not None else pl.DataFrame(
+        {"org_id": ["O1", "O2", "O3"], "name": ["Org One", "Org Two", "Late Org"], "country": ["DK", "SE", "DK"],
+         "city": ["a", "b", "c"], "sector": ["x", "x", "x"],
+         "talent_campaign_joined_on": [D(2019, 5, 1), D(2020, 12, 31), D(2021, 1, 1)],
+         "established_in_region_on": [D(2020, 1, 1), D(2019, 12, 31), D(2021, 1, 1)]}
+    )
+    reach_schema = {"date": pl.Date, "channel": pl.String, "campaign_id": pl.String, "period": pl.String,
+                    "platform_campaign": pl.String, "ad_set": pl.String, "platform_campaign_id": pl.String,
+                    "impressions": pl.Int64, "clicks": pl.Int64, "spend_eur": pl.Float64, "load_seq": pl.Int64}
+    visitor_schema = {"campaign_id": pl.String, "period": pl.String, "channel": pl.String,
+                      "week_start": pl.Date, "user_pseudo_id": pl.String}
+    app_schema = {"application_key": pl.String, "org_id": pl.String, "candidate_key": pl.String,
+                  "applied_on": pl.Date, "hire_date": pl.Date, "country_code": pl.String,
+                  "campaign_id": pl.String, "channel": pl.String, "load_seq": pl.Int64}
+    target_schema = {"campaign_id": pl.String, "kpi": pl.String, "period": pl.String, "target": pl.Float64}
+    return marts.MartInputs(
+        campaigns=campaigns, periods=periods, organisations=orgs,
+        targets=pl.DataFrame(list(targets), schema=target_schema, orient="row"),
+        reach=pl.DataFrame(list(reach), schema=reach_schema, orient="row"),
+        visitors=pl.DataFrame(list(visitors), schema=visitor_schema, orient="row"),
+        applications=pl.DataFrame(list(applications), schema=app_schema, orient="row"),
+    )
+
+
+def kpi(frame, name, period="all", campaign="c1"):
+    row = frame.filter((pl.col("kpi") == name) & (pl.col("period") == period) & (pl.col("campaign_id") == campaign))
+    assert row.height == 1
+    return row.row(0, named=True)
+
+
+def hire(key, org="O1", cand=None, applied=D(2020, 3, 10), hired=D(2020, 5, 1), country="DE", campaign="c1",
+         channel="linkedin", seq=1):
+    return (key, org, cand or key, applied, hired, country, campaign, channel, seq)
+
+
+def test_unique_visitors_are_distinct_per_scope_never_summed():
+    visitors = [
+        ("c1", "p1", "linkedin", D(2020, 3, 2), "A"), ("c1", "p2", "linkedin", D(2020, 9, 7), "A"),
+        ("c1", "p2", "organic", D(2020, 9, 7), "A"), ("c1", "p2", "direct", D(2020, 9, 7), "B"),
+    ]
+    values = marts.stage_values(make_inputs(visitors=visitors)).filter(pl.col("stage") == "unique_visitors")
+
+    def value(period, channel):
+        return values.filter((pl.col("period") == period) & (pl.col("channel") == channel))["value"].item()
+
+    assert value("p1", "all") == 1 and value("p2", "all") == 2
+    assert value("all", "all") == 2  # A returned in p2: 1 + 2 per period, 2 over the campaign
+    assert value("all", "linkedin") == 1 and value("p2", "organic") == 1
+
+
+def test_international_hire_rules():
+    apps = [
+        hire("ok1"),
+        hire("ok2", country="IN", applied=D(2020, 9, 3), hired=D(2020, 10, 1)),
+        hire("dk", country="DK"), hire("se", country="SE"),
+        hire("not_campaign", campaign=None),
+        hire("after_window", hired=D(2021, 1, 2)),
+        hire("late_org", org="O3"),
+        hire("twice", cand="ok1", org="O2"),  # the same candidate hired again: still one
+        hire("between_periods", applied=D(2020, 6, 1), hired=D(2020, 7, 1)),
+        ("not_hired", "O1", "n", D(2020, 3, 5), None, "DE", "c1", "linkedin", 1),
+    ]
+    inputs = make_inputs(applications=apps, targets=[("c1", "international_hires", None, 3.0)])
+    score = marts.kpi_scorecard(inputs)
+    assert kpi(score, "international_hires")["result"] == 3  # ok1, ok2, between_periods
+    assert kpi(score, "international_hires", "p1")["result"] == 1
+    assert kpi(score, "international_hires", "p2")["result"] == 1
+    assert kpi(score, "international_hires")["met"] is True
+    assert kpi(score, "international_hires")["pct_of_target"] == 100.0
+
+
+def test_applications_counted_once_across_exports_and_inside_the_window():
+    apps = [
+        ("a1", "O1", "x", D(2020, 3, 5), None, "DE", "c1", "linkedin", 1),
+        ("a1", "O1", "x", D(2020, 3, 5), D(2020, 4, 1), "DE", "c1", "linkedin", 2),  # later export: now hired
+        ("a2", "O1", "y", D(2019, 12, 1), None, "DE", "c1", "linkedin", 1),  # before the window
+        ("a3", "O1", "z", D(2020, 3, 6), None, "DE", None, "referral", 1),  # not the campaign's
+    ]
+    inputs = make_inputs(applications=apps)
+    score = marts.kpi_scorecard(inputs)
+    assert kpi(score, "applications")["result"] == 1
+    assert kpi(score, "international_hires")["result"] == 1  # the later export's state wins
+
+
+def test_organisation_kpis():
+    score = marts.kpi_scorecard(make_inputs())
+    assert kpi(score, "organisations_involved")["result"] == 2  # joined on or before 2020-12-31
+    assert kpi(score, "organisations_established")["result"] == 1  # 2020-01-01 inclusive; 2019-12-31 is not
+
+
+def test_reach_duplicates_across_files_count_once_latest_wins():
+    row = (D(2020, 3, 2), "meta", "c1", "p1", "u1 ads", "set", None)
+    reach = [row + (100, 5, 10.0, 1), row + (120, 6, 12.0, 2),
+             (D(2020, 3, 2), "linkedin", None, None, "brand", None, "9", 999, 9, 1.0, 3)]
+    score = marts.kpi_scorecard(make_inputs(reach=reach))
+    assert kpi(score, "impressions")["result"] == 120 and kpi(score, "clicks")["result"] == 6
+
+
+def test_campaign_without_exports_has_null_results_not_zero():
+    score = marts.kpi_scorecard(make_inputs(reach=[(D(2020, 3, 2), "meta", "c1", "p1", "u1", None, None, 1, 1, 1.0, 1)]))
+    assert kpi(score, "impressions", campaign="c2")["result"] is None
+    assert kpi(score, "organisations_involved", campaign="c2")["result"] == 0  # the register still answers
+    assert kpi(score, "impressions", "p2")["result"] == 0  # c1 has reach data, none in p2
+
+
+def test_funnel_conversions():
+    reach = [(D(2020, 3, 2), "linkedin", "c1", "p1", "u1", None, None, 1000, 100, 50.0, 1)]
+    visitors = [("c1", "p1", "linkedin", D(2020, 3, 2), u) for u in "ABCDEFGHIJ"]
+    apps = [hire("h1"), ("a2", "O1", "q", D(2020, 3, 5), None, "DE", "c1", "linkedin", 1)]
+    f = marts.funnel(make_inputs(reach=reach, visitors=visitors, applications=apps))
+    rows = f.filter((pl.col("campaign_id") == "c1") & (pl.col("period") == "p1") & (pl.col("channel") == "linkedin"))
+    assert rows["value"].to_list() == [1000, 100, 10, 2, 1]
+    assert rows["step_conversion"].to_list() == [None, 0.1, 0.1, 0.2, 0.5]
+    overall = rows["overall_conversion"].to_list()
+    assert overall[0] is None and overall[1:] == pytest.approx([0.1, 0.01, 0.002, 0.001])
+    direct = f.filter((pl.col("campaign_id") == "c1") & (pl.col("period") == "all") & (pl.col("channel") == "direct"))
+    assert direct["value"].to_list()[:2] == [None, None]  # direct traffic has no impressions
+
+
+def test_hires_vs_target_and_over_time():
+    apps = [hire("h1"), hire("h2", org="O2", hired=D(2020, 5, 4)), hire("h3", org="O2", applied=D(2020, 9, 2),
+                                                                        hired=D(2020, 10, 1))]
+    inputs = make_inputs(applications=apps, targets=[("c1", "international_hires", None, 4.0),
+                                                      ("c1", "international_hires", "p1", 1.0)])
+    hvt = marts.hires_vs_target(inputs)
+    total = hvt.filter((pl.col("campaign_id") == "c1") & (pl.col("period") == "all") & (pl.col("organisation") == "all"))
+    assert total.select("hires", "target", "pct_of_target").row(0) == (3, 4.0, 75.0)
+    p1_org2 = hvt.filter((pl.col("period") == "p1") & (pl.col("organisation") == "Org Two"))
+    assert p1_org2["hires"].item() == 1
+    assert "Late Org" not in hvt["organisation"].to_list()  # joined after the campaign ended
+    weekly = marts.hires_over_time(inputs).filter(pl.col("campaign_id") == "c1")
+    assert weekly["cumulative_hires"].max() == 3 and weekly["hires"].sum() == 3
+    assert weekly["week_start"].min() <= D(2020, 1, 1) and weekly["target"].unique().to_list() == [4.0]
+
+
+def test_cost_per_outcome():
+    reach = [(D(2020, 3, 2), "linkedin", "c1", "p1", "u1", None, None, 1000, 100, 500.0, 1)]
+    visitors = [("c1", "p1", "linkedin", D(2020, 3, 2), u) for u in "ABCDE"]
+    costs = marts.cost_per_outcome(make_inputs(reach=reach, visitors=visitors, applications=[hire("h1")]))
+    row = costs.filter((pl.col("period") == "all") & (pl.col("channel") == "linkedin")).row(0, named=True)
+    assert (row["cost_per_click_eur"], row["cost_per_visitor_eur"], row["cost_per_hire_eur"]) == (5.0, 100.0, 500.0)

@@ -1,0 +1,107 @@
+"""The ledger: files loaded once by content, corrected re-exports replace, rejections do not stop others."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import duckdb
+import pytest
+
+from assets import staging
+from assets.ingest.reach import parse_reach
+from assets.ingest.reference import Attribution, read_reference
+from conftest import FIXTURES
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    staging.ensure_schema(c)
+    staging.load_reference(c, read_reference(FIXTURES / "reference"))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def parse():
+    attribution = Attribution(read_reference(FIXTURES / "reference"))
+    return lambda path: parse_reach(path, attribution)
+
+
+def _copy(name: str, folder, as_name: str | None = None, mtime: int = 0):
+    target = folder / (as_name or name)
+    shutil.copy(FIXTURES / "reach" / name, target)
+    os.utime(target, ns=(mtime, mtime))  # arrival order for landing_files
+    return target
+
+
+def rows(con, sql):
+    return con.execute(sql).fetchall()
+
+
+def test_same_file_under_two_names_is_loaded_once(con, parse, tmp_path):
+    _copy("meta_decimal_comma.csv", tmp_path, mtime=1)
+    _copy("meta_decimal_comma.csv", tmp_path, "meta (copy).csv", mtime=2)
+    summary = staging.ingest_source(con, "reach", tmp_path, parse)
+    assert [f.status for f in summary.files] == ["loaded", "duplicate"]
+    assert rows(con, "SELECT count(*) FROM staging.reach") == [(2,)]
+
+
+def test_second_night_parses_nothing_unchanged(con, parse, tmp_path):
+    _copy("meta_decimal_comma.csv", tmp_path)
+    staging.ingest_source(con, "reach", tmp_path, parse)
+    again = staging.ingest_source(con, "reach", tmp_path, parse)
+    assert [f.status for f in again.files] == ["unchanged"]
+    assert rows(con, "SELECT count(*) FROM staging.reach") == [(2,)]
+
+
+def test_corrected_reexport_replaces_the_earlier_rows(con, parse, tmp_path):
+    original = _copy("meta_decimal_comma.csv", tmp_path, "meta_sept.csv", mtime=1)
+    staging.ingest_source(con, "reach", tmp_path, parse)
+    corrected = tmp_path / "meta_sept_corrected.csv"
+    corrected.write_bytes(original.read_bytes().replace(b"12 345", b"12 400"))
+    os.utime(corrected, ns=(2, 2))
+    summary = staging.ingest_source(con, "reach", tmp_path, parse)
+    assert [f.status for f in summary.files] == ["unchanged", "superseding"]
+    assert rows(con, "SELECT sum(impressions), count(DISTINCT source_file) FROM staging.reach") == [(12400 + 1000, 1)]
+    assert rows(con, "SELECT status FROM ingest.file_ledger ORDER BY loaded_at") == [("superseded",), ("loaded",)]
+
+
+def test_rejected_file_is_ledgered_and_the_others_load(con, parse, tmp_path):
+    _copy("unknown_layout.csv", tmp_path, mtime=1)
+    _copy("linkedin_campaign_performance.csv", tmp_path, mtime=2)
+    summary = staging.ingest_source(con, "reach", tmp_path, parse)
+    assert [f.status for f in summary.files] == ["rejected", "loaded"]
+    assert "unknown layout" in summary.files[0].message
+    assert rows(con, "SELECT status, message LIKE 'unknown_layout.csv, line 1%' FROM ingest.file_ledger "
+                     "WHERE path LIKE '%unknown_layout.csv'") == [("rejected", True)]
+
+
+def test_loaded_plus_quarantined_equals_data_lines(con, parse, tmp_path):
+    for i, name in enumerate(["linkedin_non_numeric_count.csv", "meta_decimal_comma.csv", "google_ads_utf16.tsv"]):
+        _copy(name, tmp_path, mtime=i)
+    staging.ingest_source(con, "reach", tmp_path, parse)
+    ledger = rows(con, "SELECT file_hash, data_lines, rows_loaded, rows_quarantined FROM ingest.file_ledger")
+    for file_hash, data_lines, loaded, quarantined in ledger:
+        assert loaded + quarantined == data_lines
+        assert rows(con, f"SELECT count(*) FROM staging.reach WHERE file_hash = '{file_hash}'") == [(loaded,)]
+        assert rows(con, f"SELECT count(*) FROM staging.quarantine WHERE file_hash = '{file_hash}'") == [(quarantined,)]
+    assert rows(con, "SELECT count(*), sum(rows_quarantined) FROM ingest.file_ledger WHERE status = 'loaded'") == [(3, 1)]
+
+
+def test_visitor_file_staged_with_lineage(con, tmp_path):
+    shutil.copy(FIXTURES / "visitors" / "sessions_bad_values.csv", tmp_path / "s.csv")
+    summary = staging.ingest_source(con, "visitors", tmp_path, None)
+    assert (summary.rows_loaded, summary.rows_quarantined) == (1, 3)
+    assert rows(con, "SELECT source_file, line_number, layout FROM staging.sessions") == [("s.csv", 2, "ga4_sessions")]
+
+
+def test_reference_change_restages_everything(con, parse, tmp_path):
+    _copy("meta_decimal_comma.csv", tmp_path)
+    assert staging.reset_if_inputs_changed(con, "v1") is False  # first version: nothing to redo
+    staging.ingest_source(con, "reach", tmp_path, parse)
+    assert staging.reset_if_inputs_changed(con, "v1") is False
+    assert staging.reset_if_inputs_changed(con, "v2") is True
+    assert rows(con, "SELECT count(*) FROM staging.reach") == [(0,)]
+    assert [f.status for f in staging.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded"]
