@@ -7,9 +7,13 @@ import dagster as dg
 from assets.graph import ASSETS
 from pipelines.jobs import nightly_refresh
 from pipelines.resources import TalentStore
+from pipelines.schedules import nightly_schedule
+from pipelines.sensors import new_exports_sensor
 
 defs = dg.Definitions(
     assets=ASSETS,
     jobs=[nightly_refresh],
+    schedules=[nightly_schedule],
+    sensors=[new_exports_sensor],
     resources={"store": TalentStore()},
 )

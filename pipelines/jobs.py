@@ -12,5 +12,5 @@ nightly_refresh = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="Ingest new exports, rebuild marts, check, publish and regenerate the report.",
     # One warehouse writer at a time: a run from the sensor queues behind the schedule's.
-    tags={"dagster/concurrency_key": "talent_warehouse"},
+    run_tags={"talent/warehouse": "writer"},
 )
