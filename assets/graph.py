@@ -27,7 +27,6 @@ OWNERS = ["team:data"]
 # and a failed data-quality check is a check result, so it is never retried.
 MAX_RETRIES = 3
 TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EIO, errno.ETIMEDOUT, errno.ESTALE}
-WAREHOUSE_POOL = "warehouse"
 MART_TABLES = (
     "kpi_scorecard",
     "funnel",
@@ -79,7 +78,6 @@ def _preview(con, sql: str) -> dg.MetadataValue:
     group_name="ingest",
     kinds={"duckdb", "polars"},
     owners=OWNERS,
-    pool=WAREHOUSE_POOL,
 )
 def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
     """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
@@ -107,7 +105,7 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
 def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeResult:
     with warehouse(store, context) as (con, settings):
         summary = staging.ingest_source(con, source, settings.raw_dir / source, parser and parser(con, settings),
-                                        run_id=context.run_id)
+                                        run_id=context.run.run_id)
         for f in summary.files:
             if f.status == "rejected":
                 context.log.error(f"rejected {f.message}")
@@ -150,7 +148,6 @@ def _hiring_parser(con, settings):
     kinds={"duckdb", "python"},
     owners=OWNERS,
     deps=[reference_data],
-    pool=WAREHOUSE_POOL,
 )
 def staged_reach(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
     """staging.reach: one row per date x channel x platform campaign (x ad set), from LinkedIn, Meta, Google Ads.
@@ -166,7 +163,6 @@ def staged_reach(context: dg.AssetExecutionContext, store: TalentStore) -> dg.Ma
     kinds={"duckdb"},
     owners=OWNERS,
     deps=[reference_data],
-    pool=WAREHOUSE_POOL,
 )
 def staged_sessions(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
     """staging.sessions: one row per site session (user_pseudo_id x ga_session_id), GA4-style.
@@ -182,7 +178,6 @@ def staged_sessions(context: dg.AssetExecutionContext, store: TalentStore) -> dg
     kinds={"duckdb", "python"},
     owners=OWNERS,
     deps=[reference_data],
-    pool=WAREHOUSE_POOL,
 )
 def staged_applications(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
     """staging.applications: one row per application line of an ATS export or a hiring template.
@@ -206,7 +201,7 @@ MART_SPECS = [
 ]
 
 
-@dg.multi_asset(specs=MART_SPECS, pool=WAREHOUSE_POOL)
+@dg.multi_asset(specs=MART_SPECS)
 def marts(context: dg.AssetExecutionContext, store: TalentStore):
     """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts.py)."""
     with warehouse(store, context) as (con, _settings):
@@ -229,7 +224,6 @@ def marts(context: dg.AssetExecutionContext, store: TalentStore):
     kinds={"duckdb"},
     owners=OWNERS,
     deps=[spec.key for spec in MART_SPECS],
-    pool=WAREHOUSE_POOL,
 )
 def published_database(context: dg.AssetExecutionContext, store: TalentStore) -> dg.MaterializeResult:
     """published.duckdb: the managers' database, replaced whole and atomically after an audit.
@@ -253,7 +247,7 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
             candidate,
             {
                 "published_at": datetime.now(timezone.utc).replace(tzinfo=None),
-                "run_id": context.run_id,
+                "run_id": context.run.run_id,
                 "files_loaded": facts[0],
                 "rows_staged": facts[1],
                 "rows_quarantined": facts[2],

@@ -58,19 +58,25 @@ def read_reference(folder: Path) -> dict[str, pl.DataFrame]:
                 frames[name] = pl.DataFrame(schema={k: v for k, v in schema.items()})
                 continue
             raise RejectedFile(path, None, None, "required reference file is missing")
-        raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        raw = pl.read_csv(path, infer_schema=False, encoding="utf8").with_row_index("line", offset=2)
         missing = [c for c in schema if c not in raw.columns]
         if missing:
             raise RejectedFile(path, 1, missing[0], f"required column(s) {missing} missing")
+        # Hand-edited files end in blank lines; they are not rows.
+        raw = raw.filter(pl.any_horizontal(pl.col(c).str.strip_chars().fill_null("") != "" for c in schema))
+        key = next(iter(schema))
+        empty_key = raw.filter(pl.col(key).str.strip_chars().fill_null("") == "")
+        if empty_key.height:
+            raise RejectedFile(path, empty_key["line"][0], key, f"{key} is empty")
         out = {}
         for col, dtype in schema.items():
             values = raw[col].str.strip_chars()
             values = values.replace("", None)
             cast = values.str.to_date("%Y-%m-%d", strict=False) if dtype == pl.Date else values.cast(dtype, strict=False)
-            bad = raw.with_row_index("i").filter(values.is_not_null() & cast.is_null())
+            bad = raw.filter(values.is_not_null() & cast.is_null())
             if bad.height:
                 row = bad.row(0, named=True)
-                raise RejectedFile(path, row["i"] + 2, col, f"cannot read {row[col]!r} as {dtype}")
+                raise RejectedFile(path, row["line"], col, f"cannot read {row[col]!r} as {dtype}")
             out[col] = cast
         frames[name] = pl.DataFrame(out)
     return frames

@@ -1,0 +1,186 @@
+"""Write, audit, publish: readers never blocked, never see half a publication, survive SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from assets import publish
+from conftest import landing, query
+
+VALID = {
+    "reach": ["linkedin_campaign_performance.csv", "meta_decimal_comma.csv", "google_ads_utf16.tsv"],
+    "visitors": ["sessions_valid.csv"],
+    "hiring": ["ats_applications.csv", "hiring_template.xlsx"],
+}
+CHECKSUM = "SELECT (SELECT run_id FROM publication), (SELECT sum(coalesce(result, 0)) FROM kpi_scorecard), " \
+           "(SELECT sum(coalesce(value, 0)) FROM funnel), (SELECT count(*) FROM hires_over_time)"
+
+READER = """
+import json, sys, time, duckdb
+path, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
+answers, errors, reads = {}, [], 0
+import os
+while not os.path.exists(stop):
+    try:
+        con = duckdb.connect(path, read_only=True)
+        try:
+            a = con.execute(sys.argv[4]).fetchall()[0]
+            time.sleep(0.01)
+            b = con.execute(sys.argv[4]).fetchall()[0]  # same connection, later: same snapshot
+        finally:
+            con.close()
+        if a != b:
+            errors.append(f"snapshot changed inside one connection: {a} -> {b}")
+        answers.setdefault(str(a[0]), [])
+        if list(a[1:]) not in answers[str(a[0])]:
+            answers[str(a[0])].append(list(a[1:]))
+        reads += 1
+    except Exception as exc:
+        errors.append(repr(exc))
+json.dump({"answers": answers, "errors": errors, "reads": reads}, open(out, "w"))
+"""
+
+
+def start_reader(tmp_path: Path, published: Path):
+    stop, out = tmp_path / "stop-reader", tmp_path / "reader.json"
+    proc = subprocess.Popen([sys.executable, "-c", READER, str(published), str(stop), str(out), CHECKSUM])
+
+    def finish() -> dict:
+        stop.touch()
+        proc.wait(timeout=60)
+        return json.loads(out.read_text())
+
+    return finish
+
+
+def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
+    env = dict(os.environ)
+    env.update(TALENT_RAW_DIR=str(raw), TALENT_WAREHOUSE_DIR=str(warehouse),
+               TALENT_REPORTS_DIR=str(tmp_path / "reports"), TALENT_PII_KEY="test-key",
+               DAGSTER_HOME=str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir(exist_ok=True)
+    shutil.copy(Path(__file__).parents[1] / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home")
+    return env
+
+
+def talent(env, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_swap_keeps_previous_and_rollback_swaps_back(tmp_path):
+    paths = publish.Paths(tmp_path)
+    for version in ("v1", "v2"):
+        candidate = paths.candidate()
+        con = duckdb.connect(str(candidate))
+        con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
+        con.close()
+        publish.swap_in(candidate, paths)
+    assert query(paths.published, "SELECT v FROM t") == [("v2",)]
+    assert query(paths.previous, "SELECT v FROM t") == [("v1",)]
+    publish.rollback(paths)
+    assert query(paths.published, "SELECT v FROM t") == [("v1",)]
+    publish.rollback(paths)
+    assert query(paths.published, "SELECT v FROM t") == [("v2",)]
+
+
+def test_open_reader_keeps_its_snapshot_across_a_publication(tmp_path):
+    paths = publish.Paths(tmp_path)
+    for i, version in enumerate(("old", "new")):
+        candidate = paths.candidate()
+        con = duckdb.connect(str(candidate))
+        con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
+        con.close()
+        if i == 0:
+            publish.swap_in(candidate, paths)
+            reader = duckdb.connect(str(paths.published), read_only=True)
+        else:
+            publish.swap_in(candidate, paths)
+    assert reader.execute("SELECT v FROM t").fetchall() == [("old",)]
+    reader.close()
+    assert query(paths.published, "SELECT v FROM t") == [("new",)]
+
+
+@pytest.mark.slow
+def test_reader_in_a_tight_loop_while_two_runs_publish(tmp_path):
+    raw = landing(tmp_path, VALID)
+    env = cli_env(tmp_path, raw, tmp_path / "warehouse")
+    published = tmp_path / "warehouse" / "published.duckdb"
+    first = talent(env, "run")
+    assert first.returncode == 0, first.stdout + first.stderr
+    finish = start_reader(tmp_path, published)
+    try:
+        for _ in range(2):
+            # A changed reference file makes each run re-stage and publish anew.
+            (raw / "reference" / "fx_rates.csv").write_text((raw / "reference" / "fx_rates.csv").read_text() + "\n")
+            result = talent(env, "run")
+            assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        report = finish()
+    assert report["errors"] == []
+    assert report["reads"] > 20
+    assert len(report["answers"]) >= 2  # the reader saw at least two publications
+    for run_id, versions in report["answers"].items():
+        assert len(versions) == 1, f"publication {run_id} answered inconsistently: {versions}"
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_breaks_readers(tmp_path):
+    raw = landing(tmp_path, VALID)
+    env = cli_env(tmp_path, raw, tmp_path / "warehouse")
+    published = tmp_path / "warehouse" / "published.duckdb"
+    assert talent(env, "run").returncode == 0
+    finish = start_reader(tmp_path, published)
+    rng = random.Random(7)
+    kills = 0
+    try:
+        for i in range(6):
+            # Each round changes an input so the killed run has real work: load, marts, checks, publish.
+            (raw / "reference" / "fx_rates.csv").write_text((raw / "reference" / "fx_rates.csv").read_text() + "\n")
+            proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.5, 12.0))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=120)
+            assert query(published, "SELECT count(*) FROM kpi_scorecard")[0][0] > 0  # always a valid file
+    finally:
+        report = finish()
+    assert kills >= 3
+    assert report["errors"] == []
+    final = talent(env, "run")
+    assert final.returncode == 0, final.stdout + final.stderr
+    (tmp_path / "fresh").mkdir()
+    fresh_env = cli_env(tmp_path / "fresh", raw, tmp_path / "fresh" / "warehouse")
+    assert talent(fresh_env, "run").returncode == 0
+    tables = ("kpi_scorecard", "funnel", "hires_vs_target", "hires_over_time", "cost_per_outcome", "weekly_reach")
+    for table in tables:
+        sql = f"SELECT * FROM {table} ORDER BY ALL"
+        assert query(published, sql) == query(tmp_path / "fresh" / "warehouse" / "published.duckdb", sql), table
+    assert not list((tmp_path / "warehouse").glob("published.candidate-*"))
+
+
+def test_published_file_opens_in_the_managers_duckdb_cli(tmp_path):
+    cli = shutil.which("duckdb", path=str(Path(sys.executable).parent))
+    if cli is None:
+        pytest.skip("duckdb CLI (duckdb-cli on PyPI) is not installed in this environment")
+    paths = publish.Paths(tmp_path)
+    raw = landing(tmp_path, VALID)
+    env = cli_env(tmp_path, raw, tmp_path)
+    assert talent(env, "run").returncode == 0
+    out = subprocess.run([cli, "-readonly", str(paths.published), "-csv", "-c",
+                          "SELECT count(*) FROM kpi_scorecard; SELECT version();"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "v1.5" in out.stdout
