@@ -82,6 +82,7 @@ def print_summary(result, settings, elapsed: float) -> int:
     failed_steps = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     published = "published_database" in materialised
     print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s")
+    rejected = 0
     con = connect(settings.warehouse, read_only=True)
     try:
         rows = con.execute(
@@ -93,12 +94,13 @@ def print_summary(result, settings, elapsed: float) -> int:
         print("files read this run:")
         if not rows:
             print("  none new (every export already in the ledger)")
-        for source, loaded, rejected, staged, quarantined in rows:
-            print(f"  {source:9} {loaded} loaded, {rejected} rejected; rows {staged or 0:,} loaded, "
+        for source, loaded, n_rejected, staged, quarantined in rows:
+            print(f"  {source:9} {loaded} loaded, {n_rejected} rejected; rows {staged or 0:,} loaded, "
                   f"{quarantined or 0:,} quarantined")
         for (message,) in con.execute(
             "SELECT message FROM ingest.file_ledger WHERE run_id = ? AND status = 'rejected'", [result.run_id]
         ).fetchall():
+            rejected += 1
             print(f"  REJECTED {message}")
     finally:
         con.close()
@@ -122,6 +124,9 @@ def print_summary(result, settings, elapsed: float) -> int:
         pub.close()
     if not result.success:
         return 1
+    if rejected:
+        print(f"{rejected} export(s) rejected this run: fix and re-deliver them (exit code 2)")
+        return 2
     return 0
 
 

@@ -105,3 +105,26 @@ def test_reference_change_restages_everything(con, parse, tmp_path):
     assert staging.reset_if_inputs_changed(con, "v2") is True
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(0,)]
     assert [f.status for f in staging.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded"]
+
+
+def test_a_held_warehouse_lock_is_waited_out(tmp_path):
+    import errno
+    import subprocess
+    import sys
+    import time
+
+    from assets.graph import is_transient
+
+    path = tmp_path / "warehouse.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, time, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(2)"
+    ), str(path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    started = time.monotonic()
+    con = staging.connect(path)
+    waited = time.monotonic() - started
+    con.close()
+    holder.wait()
+    assert waited > 0.5  # it did wait for the other writer instead of failing
+    assert is_transient(OSError(errno.EBUSY, "busy")) and not is_transient(ValueError("bug"))
+    assert not is_transient(OSError(errno.ENOENT, "missing"))
