@@ -69,9 +69,33 @@ def _attribution(con) -> Attribution:
     return Attribution({n: con.sql(f"SELECT * FROM ref.{n}").pl() for n in names})
 
 
+# Never shown in the UI: pseudonymous ids and keys are still personal data under GDPR.
+NOT_PREVIEWED = {"candidate_key", "user_pseudo_id", "ga_session_id", "file_hash"}
+
+
 def _preview(con, sql: str) -> dg.MetadataValue:
     frame = con.sql(sql).pl()
+    frame = frame.drop([c for c in frame.columns if c in NOT_PREVIEWED])
     return dg.MetadataValue.md(frame.to_pandas().to_markdown(index=False) if frame.height else "_no rows_")
+
+
+def _column_schema(con, table: str) -> dg.TableSchema:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+        [schema, name],
+    ).fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(c, t, description=d) for c, t, d in rows])
+
+
+def _table_metadata(con, table: str) -> dict:
+    """Row count, column schema and a five-row preview without personal data, for the UI."""
+    return {
+        "dagster/row_count": first_row(con.execute(f"SELECT count(*) FROM {table}"))[0],
+        "dagster/column_schema": _column_schema(con, table),
+        "preview": _preview(con, f"SELECT * FROM {table} LIMIT 5"),
+    }
 
 
 @dg.asset(
@@ -115,7 +139,7 @@ def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeR
                     f"{f.rows_quarantined} quarantined"
                 )
         table = staging.STAGED_TABLE[source]
-        total = first_row(con.execute(f"SELECT count(*) FROM {table}"))[0]
+        table_metadata = _table_metadata(con, table)
         quarantine = _preview(
             con,
             "SELECT source_file, line_number, column_name, value, reason FROM staging.quarantine "
@@ -125,7 +149,7 @@ def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeR
     return dg.MaterializeResult(
         metadata={
             **summary.as_metadata(),
-            "dagster/row_count": total,
+            **table_metadata,
             "rejected_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in rejected) or "_none_"),
             "quarantine_preview": quarantine,
         }
@@ -211,7 +235,7 @@ def marts(context: dg.AssetExecutionContext, store: TalentStore):
             con.register("_mart", frame.to_arrow())
             con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
             con.unregister("_mart")
-            metadata = {"dagster/row_count": frame.height}
+            metadata = _table_metadata(con, f"marts.{name}")
             if name == "kpi_scorecard":
                 metadata["table_1"] = dg.MetadataValue.md(
                     frame.filter(frame["period"] == "all").to_pandas().to_markdown(index=False)
@@ -261,13 +285,35 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
                 metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))},
             )
         publish.swap_in(candidate, paths)
+        summary = _run_summary(con, facts)
     return dg.MaterializeResult(
         metadata={
+            "summary": summary,
             "path": dg.MetadataValue.path(str(paths.published)),
             "storage_version": publish.STORAGE_VERSION,
             **{f"rows_{k}": v for k, v in counts.items()},
         }
     )
+
+
+def _run_summary(con, facts) -> dg.MetadataValue:
+    """What this publication is built from and what it says, as markdown for the asset page."""
+    table_1 = con.sql(
+        "SELECT campaign_id, kpi, target, result, pct_of_target, met FROM marts.kpi_scorecard "
+        "WHERE period = 'all' AND result IS NOT NULL ORDER BY campaign_id, kpi"
+    ).pl()
+    rejected = con.execute(
+        "SELECT path, message FROM ingest.file_ledger WHERE status = 'rejected' ORDER BY loaded_at DESC LIMIT 10"
+    ).fetchall()
+    lines = [
+        f"**{facts[0]} export files** in the ledger, **{facts[1]:,} staged rows**, "
+        f"**{facts[2]:,} quarantined rows**.",
+        "",
+        table_1.to_pandas().to_markdown(index=False),
+    ]
+    if rejected:
+        lines += ["", "Rejected exports (not in these numbers):"] + [f"- {m}" for _, m in rejected]
+    return dg.MetadataValue.md("\n".join(lines))
 
 
 ASSETS = [reference_data, staged_reach, staged_sessions, staged_applications, marts, published_database]
