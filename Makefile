@@ -32,7 +32,7 @@ test: install-test chromium
 	$(BIN)/python -m pytest
 
 chromium:
-	@if [ -x scripts/install_chromium.sh ]; then scripts/install_chromium.sh; fi
+	@sh scripts/install_chromium.sh
 
 ## The Dagster UI on the project's local instance (telemetry off in dagster_home/dagster.yaml).
 dev: install

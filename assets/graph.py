@@ -19,6 +19,7 @@ from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
 from assets.marts import build_marts, read_inputs
+from assets.report import REPORT_ASSETS
 from pipelines.resources import TalentStore
 
 OWNERS = ["team:data"]
@@ -316,4 +317,4 @@ def _run_summary(con, facts) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-ASSETS = [reference_data, staged_reach, staged_sessions, staged_applications, marts, published_database]
+ASSETS = [reference_data, staged_reach, staged_sessions, staged_applications, marts, published_database, *REPORT_ASSETS]

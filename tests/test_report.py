@@ -1,0 +1,434 @@
+"""The marketing report: one offline HTML per campaign, numbers identical to the published tables.
+
+Built from a tiny published database made with sql/published.sql and hand-made
+rows (the sample's orders of magnitude: 23 million impressions, about 100 hires),
+plus one run of the real pipeline on the fixture exports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from assets import report
+from conftest import landing, query
+
+SQL = Path(__file__).resolve().parent.parent / "sql" / "published.sql"
+MSP = "microbiome_signature"
+MVWC = "medicon_valley_world_class"
+STAGES = ("impressions", "clicks", "unique_visitors", "applications", "hires")
+
+# (period, channel) -> stage values; None = the channel cannot have that stage.
+MSP_FUNNEL = {
+    ("all", "all"): (23_418_392, 203_768, 33_632, 627, 102),
+    ("period_1", "all"): (7_025_518, 61_703, 14_671, 212, 34),
+    ("period_2", "all"): (8_430_621, 73_166, 17_095, 162, 33),
+    ("all", "linkedin"): (10_304_092, 77_589, 13_543, 135, 32),
+    ("all", "meta"): (8_430_621, 81_158, 9_082, 256, 46),
+    ("all", "google_ads"): (4_683_679, 45_021, 7_083, 114, 24),
+    ("all", "organic"): (None, None, 9_173, 0, 0),
+    ("all", "direct"): (None, None, 9_104, 0, 0),
+    ("all", "referral"): (None, None, 5_215, 122, 0),
+}
+MVWC_FUNNEL = {("all", "all"): (0, 0, 0, 0, 0), ("period_1", "all"): (0, 0, 0, 0, 0)}
+# campaign, kpi, period, target, result
+SCORECARD = [
+    (MSP, "impressions", "all", 23_000_000, 23_418_392),
+    (MSP, "clicks", "all", None, 203_768),
+    (MSP, "unique_visitors", "all", 30_000, 33_632),
+    (MSP, "applications", "all", None, 627),
+    (MSP, "international_hires", "all", 60, 102),
+    (MSP, "organisations_involved", "all", 15, 27),
+    (MSP, "organisations_established", "all", 2, 5),
+    (MSP, "international_hires", "period_1", 20, 34),
+    (MSP, "international_hires", "period_2", 20, 33),
+    (MVWC, "impressions", "all", None, None),
+    (MVWC, "clicks", "all", None, None),
+    (MVWC, "unique_visitors", "all", None, None),
+    (MVWC, "applications", "all", None, None),
+    (MVWC, "international_hires", "all", 40, None),
+    (MVWC, "organisations_involved", "all", 10, 0),
+    (MVWC, "organisations_established", "all", None, 4),
+]
+
+
+def _funnel_rows(campaign_id: str, funnel: dict) -> list[tuple]:
+    rows = []
+    for (period, channel), values in funnel.items():
+        first = values[0]
+        for order, (stage, value) in enumerate(zip(STAGES, values), start=1):
+            prev = values[order - 2] if order > 1 else None
+            step = value / prev if order > 1 and value is not None and prev else None
+            overall = value / first if order > 1 and value is not None and first else None
+            rows.append((campaign_id, period, channel, stage, order, value, step, overall))
+    return rows
+
+
+def make_published(path: Path) -> Path:
+    """A published database with sql/published.sql's schema and two hand-made campaigns."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(SQL.read_text())
+        con.executemany(
+            "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (MSP, "Microbiome Signature Project", date(2019, 10, 1), date(2022, 9, 30), 4_000_000.0, 2_000_000.0),
+                (MVWC, "Medicon Valley World Class", date(2011, 11, 1), date(2014, 10, 31), 3_234_093.0, 1_617_045.0),
+            ],
+        )
+        con.executemany(
+            "INSERT INTO campaign_periods VALUES (?, ?, ?, ?, ?)",
+            [
+                (MSP, "period_1", date(2020, 9, 1), date(2020, 11, 30), "msp_talent_p1"),
+                (MSP, "period_2", date(2021, 3, 1), date(2021, 5, 31), "msp_talent_p2"),
+                (MVWC, "period_1", date(2012, 3, 1), date(2012, 5, 31), "mvwc_talent_1"),
+            ],
+        )
+        score_rows = []
+        for cid, kpi, period, target, result in SCORECARD:
+            pct = round(result / target * 100, 1) if target and result is not None else None
+            met = result >= target if target is not None and result is not None else None
+            score_rows.append((cid, kpi, period, target, result, pct, met))
+        con.executemany("INSERT INTO kpi_scorecard VALUES (?, ?, ?, ?, ?, ?, ?)", score_rows)
+        con.executemany(
+            "INSERT INTO funnel VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _funnel_rows(MSP, MSP_FUNNEL) + _funnel_rows(MVWC, MVWC_FUNNEL),
+        )
+        con.executemany(
+            "INSERT INTO hires_vs_target VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (MSP, "all", "all", 102, 60.0, 170.0),
+                (MSP, "period_1", "all", 34, 20.0, 170.0),
+                (MSP, "period_2", "all", 33, 20.0, 165.0),
+                (MSP, "all", "Lund Microbiome AB", 40, None, None),
+                (MVWC, "all", "all", 0, 40.0, 0.0),
+            ],
+        )
+        weeks = []
+        cumulative = 0
+        monday = date(2019, 9, 30)
+        for i in range(157):
+            week = monday + timedelta(weeks=i)
+            hires = 2 if date(2020, 10, 1) <= week <= date(2021, 11, 30) and i % 2 == 0 else 0
+            hires = min(hires, 102 - cumulative)
+            cumulative += hires
+            weeks.append((MSP, week, hires, cumulative, 60.0))
+        con.executemany("INSERT INTO hires_over_time VALUES (?, ?, ?, ?, ?)", weeks)
+        con.executemany(
+            "INSERT INTO cost_per_outcome VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (MSP, "all", "all", 762_252.0, 203_768, 33_632, 627, 102, 3.74, 22.66, 1215.71, 7473.06),
+                (MSP, "all", "linkedin", 297_199.0, 77_589, 13_543, 135, 32, 3.83, 21.94, 2201.48, 9287.48),
+                (MSP, "all", "meta", 361_435.0, 81_158, 9_082, 256, 46, 4.45, 39.8, 1411.85, 7857.28),
+                (MSP, "all", "google_ads", 103_617.0, 45_021, 7_083, 114, 24, 2.3, 14.63, 908.92, 4317.39),
+            ],
+        )
+        reach = []
+        for start in (date(2020, 8, 31), date(2021, 3, 1)):
+            for i in range(13):
+                reach.append((MSP, start + timedelta(weeks=i), 500_000 + 7_000 * i, 4_500, 1_300 + 20 * i, 16_000.0))
+        con.executemany("INSERT INTO weekly_reach VALUES (?, ?, ?, ?, ?, ?)", reach)
+        con.execute(
+            "INSERT INTO publication VALUES (?, ?, ?, ?, ?)", [datetime(2026, 1, 5, 6, 30), "test-run", 20, 63_004, 3]
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture
+def published(tmp_path) -> Path:
+    """A fresh published database per test (for tests that change it)."""
+    return make_published(tmp_path / "published.duckdb")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One published database and one build of the reports, for the tests that only read them."""
+    root = tmp_path_factory.mktemp("report")
+    path = make_published(root / "published.duckdb")
+    summary = report.build_reports(path, root / "reports", png=False)
+    return path, summary, root / "reports"
+
+
+@pytest.fixture
+def built(shared):
+    return shared[1], shared[2]
+
+
+class _Rows(HTMLParser):
+    """Collects the data-* attributes and cell texts of every <tr data-kpi> in #kpi-scorecard."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._in_table, self._row, self._cell = [], False, None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == "kpi-scorecard":
+            self._in_table = True
+        elif self._in_table and tag == "tr" and "data-kpi" in attrs:
+            self._row = {"attrs": attrs, "cells": []}
+        elif self._row is not None and tag == "td":
+            self._cell = ""
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._row is not None and self._cell is not None:
+            self._row["cells"].append(self._cell.strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._in_table = False
+
+
+def scorecard_rows(page: str) -> list[dict]:
+    parser = _Rows()
+    parser.feed(page)
+    return parser.rows
+
+
+def funnel_json(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="funnel-data">(.*?)</script>', page, re.S)
+    assert match, "no embedded funnel-data JSON"
+    return json.loads(match.group(1))
+
+
+def published_funnel(path: Path, campaign_id: str, where: str) -> list[dict]:
+    rows = query(
+        path,
+        "SELECT period, channel, stage, stage_order, value, step_conversion, overall_conversion FROM funnel "
+        f"WHERE campaign_id = ? AND {where} ORDER BY period, channel, stage_order",
+        [campaign_id],
+    )
+    keys = ("period", "channel", "stage", "stage_order", "value", "step_conversion", "overall_conversion")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def _sorted(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["period"], r["channel"], r["stage_order"]))
+
+
+# --- tests -------------------------------------------------------------------------------
+
+
+def test_one_html_per_campaign_and_an_index(built):
+    summary, reports = built
+    assert sorted(p.name for p in reports.glob("*.html")) == sorted([f"{MSP}.html", f"{MVWC}.html", "index.html"])
+    index = (reports / "index.html").read_text()
+    assert f'href="{MSP}.html"' in index and f'href="{MVWC}.html"' in index
+    assert "23,418,392" in index and "Microbiome Signature Project" in index
+    assert set(summary["campaigns"]) == {MSP, MVWC}
+    assert summary["campaigns"][MSP]["status"] == "ok"
+    assert summary["campaigns"][MVWC]["status"] == "no_exports"
+    assert summary["index"] == str(reports / "index.html")
+    # Atomic writes leave no temp files behind.
+    assert not [p.name for p in reports.iterdir() if p.name.startswith(".")]
+
+
+def test_plotlyjs_inline_exactly_once_and_nothing_loaded_from_outside(built):
+    _, reports = built
+    plotlyjs = report.get_plotlyjs()
+    for campaign in (MSP, MVWC):
+        page = (reports / f"{campaign}.html").read_text()
+        assert page.count(plotlyjs[:200]) == 1, f"{campaign}: plotly.js must be inline exactly once"
+        assert page.count(plotlyjs) == 1, f"{campaign}: plotly.js must be inline whole"
+        assert not re.search(r"<script[^>]*\ssrc=", page), f"{campaign}: a script is loaded from a URL"
+        assert '<script src="http' not in page
+        # Outside the library itself (whose map styles name URLs it never fetches here), the page
+        # names no URL at all: no CDN, no web font, no MathJax.
+        ours = page.replace(plotlyjs, "").replace("window.PlotlyConfig = {MathJaxConfig: 'local'};", "")
+        assert not re.search(r"https?://", ours), f"{campaign}: a URL outside plotly.js"
+        assert not re.search(r"<link\b|@import|@font-face", ours), f"{campaign}: stylesheet or font loaded"
+        assert "mathjax" not in ours.lower(), f"{campaign}: MathJax referenced"
+
+
+def test_every_chart_has_a_stable_id(built):
+    summary, reports = built
+    page = (reports / f"{MSP}.html").read_text()
+    assert summary["campaigns"][MSP]["charts"] == list(report.CHART_IDS.values())
+    for div_id in report.CHART_IDS.values():
+        assert f'id="{div_id}"' in page, div_id
+
+
+def test_campaign_without_exports_says_so_and_shows_its_facts(built):
+    summary, reports = built
+    page = (reports / f"{MVWC}.html").read_text()
+    assert report.NO_EXPORTS_TEXT in page
+    assert "2011-11-01 to 2014-10-31" in page
+    assert "EUR 3,234,093" in page and "EUR 1,617,045" in page
+    assert "plotly-graph-div" not in page, "no empty charts for a campaign without exports"
+    assert summary["campaigns"][MVWC]["charts"] == []
+    cells = {r["attrs"]["data-kpi"]: r["cells"] for r in scorecard_rows(page)}
+    # Register-based KPIs are shown with their values, export-based ones wait for exports.
+    assert cells["organisations_established"][2] == "4"
+    assert cells["organisations_involved"][1:3] == ["10", "0"]
+    assert cells["international_hires"][1:3] == ["40", "no exports yet"]
+
+
+def test_scorecard_table_matches_published_kpi_scorecard(shared):
+    published, _, reports = shared
+    for campaign in (MSP, MVWC):
+        published_rows = query(
+            published,
+            "SELECT kpi, target, result, pct_of_target, met FROM kpi_scorecard WHERE campaign_id = ? AND period = 'all'",
+            [campaign],
+        )
+        shown = scorecard_rows((reports / f"{campaign}.html").read_text())
+        assert len(shown) == len(published_rows)
+
+        def value(text: str, kind):
+            return None if text == "" else kind(text)
+
+        as_shown = {
+            r["attrs"]["data-kpi"]: (
+                value(r["attrs"]["data-target"], float),
+                value(r["attrs"]["data-result"], int),
+                value(r["attrs"]["data-pct-of-target"], float),
+                value(r["attrs"]["data-met"], lambda t: t == "True"),
+            )
+            for r in shown
+        }
+        assert as_shown == {kpi: (t, res, pct, met) for kpi, t, res, pct, met in published_rows}
+        # What the reader sees in the cells is the same number, with thousands separators.
+        for r in shown:
+            result = r["attrs"]["data-result"]
+            if result:
+                assert r["cells"][2] == f"{int(result):,}"
+    msp = [r["attrs"]["data-kpi"] for r in scorecard_rows((reports / f"{MSP}.html").read_text())]
+    assert msp[:5] == ["organisations_established", "organisations_involved", "international_hires",
+                       "impressions", "unique_visitors"], "Table 1 first, then reach"
+
+
+def test_embedded_funnel_json_equals_the_published_funnel(shared):
+    published, _, reports = shared
+    data = funnel_json((reports / f"{MSP}.html").read_text())
+    assert data["campaign_id"] == MSP
+    charts = data["charts"]
+    assert charts["chart-funnel"] == published_funnel(published, MSP, "period = 'all' AND channel = 'all'")
+    assert _sorted(charts["chart-funnel-periods"]) == published_funnel(
+        published, MSP, "period <> 'all' AND channel = 'all'"
+    )
+    assert _sorted(charts["chart-funnel-channels"]) == published_funnel(
+        published, MSP, "period = 'all' AND channel <> 'all'"
+    )
+    assert [r["value"] for r in charts["chart-funnel"]] == [23_418_392, 203_768, 33_632, 627, 102]
+
+
+def test_funnel_bars_carry_exact_values_on_a_log_axis(shared):
+    published = shared[0]
+    campaign = next(c for c in report.campaigns_from_tables(report.read_published(published)) if c.campaign_id == MSP)
+    fig = report.funnel_figure(campaign)
+    assert fig.layout.xaxis.type == "log"
+    assert list(fig.data[0].text) == ["23,418,392", "203,768", "33,632", "627", "102"]
+    channels = report.funnel_channels_figure(campaign)
+    organic = next(t for t in channels.data if t.name == "Organic search")
+    assert list(organic.text) == ["n/a", "n/a", "9,173", "0", "0"]
+
+
+def test_reads_only_the_published_file_read_only(published, tmp_path, monkeypatch):
+    before = hashlib.sha256(published.read_bytes()).hexdigest()
+    opened = []
+    real_connect = duckdb.connect
+
+    def spy(database=":memory:", read_only=False, *args, **kwargs):
+        opened.append((str(database), read_only))
+        return real_connect(database, read_only, *args, **kwargs)
+
+    monkeypatch.setattr(report.duckdb, "connect", spy)
+    report.build_reports(published, tmp_path / "reports", png=False)
+    assert opened == [(str(published), True)]
+    assert hashlib.sha256(published.read_bytes()).hexdigest() == before
+
+
+def test_missing_published_database_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no published database yet"):
+        report.build_reports(tmp_path / "nowhere.duckdb", tmp_path / "reports", png=False)
+
+
+def test_partial_exports_mark_missing_stages_instead_of_zero(published, tmp_path):
+    con = duckdb.connect(str(published))
+    try:
+        con.execute("UPDATE kpi_scorecard SET result = NULL, pct_of_target = NULL, met = NULL "
+                    f"WHERE campaign_id = '{MSP}' AND kpi IN ('applications', 'international_hires')")
+    finally:
+        con.close()
+    summary = report.build_reports(published, tmp_path / "reports", png=False)
+    page = (tmp_path / "reports" / f"{MSP}.html").read_text()
+    assert summary["campaigns"][MSP]["status"] == "partial"
+    assert 'id="missing-exports"' in page and "hiring" in page
+    assert "chart-hires-vs-target" not in summary["campaigns"][MSP]["charts"]
+    campaign = next(c for c in report.campaigns_from_tables(report.read_published(published)) if c.campaign_id == MSP)
+    assert list(report.funnel_figure(campaign).data[0].text)[3:] == ["no exports", "no exports"]
+
+
+def test_png_failure_is_reported_not_raised(published, tmp_path, monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-such-chromium"))
+    reports = tmp_path / "reports"
+    summary = report.build_reports(published, reports, png=True)
+    assert summary["png"]["status"] == "failed"
+    assert summary["png"]["error"]
+    assert (reports / f"{MSP}.html").exists() and (reports / "index.html").exists()
+    assert "PNG of this chart" not in (reports / f"{MSP}.html").read_text()
+    assert not list(reports.rglob("*.png"))
+    assert "PNG export FAILED" in report.summary_markdown(summary)
+
+
+def test_asset_materializes_with_paths_and_summary(published, tmp_path):
+    import dagster as dg
+
+    from pipelines.resources import TalentStore
+
+    # Settings.published is <warehouse_dir>/published.duckdb: the fixture's file.
+    store = TalentStore(warehouse_dir=str(published.parent), reports_dir=str(tmp_path / "out"))
+    result = dg.materialize(
+        report.REPORT_ASSETS,
+        resources={"store": store},
+        run_config={"ops": {"funnel_report": {"config": {"png": False}}}},
+    )
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert metadata["index"].value == str(tmp_path / "out" / "index.html")
+    assert metadata[f"report_{MSP}"].value == str(tmp_path / "out" / f"{MSP}.html")
+    assert "102 of target 60" in metadata["summary"].value
+    assert metadata["png_status"].value == "skipped"
+    spec = report.funnel_report
+    assert spec.group_names_by_key[dg.AssetKey("funnel_report")] == "reports"
+    assert dg.AssetKey("published_database") in {d.asset_key for d in spec.specs_by_key[dg.AssetKey("funnel_report")].deps}
+
+
+@pytest.mark.slow
+def test_report_from_a_real_pipeline_run(tmp_path, pipeline_env):
+    """The report reads what the pipeline publishes (fixture exports through the whole graph)."""
+    raw = landing(
+        tmp_path,
+        {
+            "reach": ["linkedin_campaign_performance.csv", "meta_decimal_comma.csv", "google_ads_utf16.tsv"],
+            "visitors": ["sessions_valid.csv"],
+            "hiring": ["ats_applications.csv", "hiring_template.xlsx"],
+        },
+    )
+    result = pipeline_env(raw)
+    assert pipeline_env.published.exists(), "the pipeline did not publish"
+    assert result is not None
+    summary = report.build_reports(pipeline_env.published, tmp_path / "reports", png=False)
+    page = (tmp_path / "reports" / f"{MSP}.html").read_text()
+    charts = funnel_json(page)["charts"]
+    assert charts["chart-funnel"] == published_funnel(
+        pipeline_env.published, MSP, "period = 'all' AND channel = 'all'"
+    )
+    assert summary["campaigns"][MVWC]["status"] == "no_exports"
