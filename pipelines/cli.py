@@ -78,6 +78,7 @@ def print_summary(result, settings, elapsed: float) -> int:
                 failed_checks.append(
                     f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                     f" ({evaluation.severity.value})"
+                    + "".join(f"\n    {line}" for line in (evaluation.description or "").splitlines())
                 )
     failed_steps = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     published = "published_database" in materialised

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.checks import CHECKS
+from assets.freshness import FRESHNESS_CHECKS
 from assets.graph import ASSETS
 from pipelines.jobs import nightly_refresh
 from pipelines.resources import TalentStore
@@ -12,6 +14,7 @@ from pipelines.sensors import new_exports_sensor
 
 defs = dg.Definitions(
     assets=ASSETS,
+    asset_checks=[*CHECKS, *FRESHNESS_CHECKS],
     jobs=[nightly_refresh],
     schedules=[nightly_schedule],
     sensors=[new_exports_sensor],

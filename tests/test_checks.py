@@ -1,0 +1,537 @@
+"""The data-quality gate on hand-made frames: a clean frame passes, each bad case fails by name and count."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pytest
+
+from assets import checks, staging
+from assets.checks import SUITES, Reference, reconcile, validate
+from assets.marts import build_marts, read_inputs
+
+SQL_DIR = staging.SQL_DIR
+CANDIDATE_KEYS = ("cand-hmac-0001", "cand-hmac-0002", "cand-hmac-0003")
+VISITORS = ("visitor-123.456", "visitor-789.012")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def great_expectations():
+    """Imports GX and builds its context once for the whole session (6-10 s)."""
+    checks.warm_up()
+
+
+@pytest.fixture(scope="module")
+def ref() -> Reference:
+    return Reference(
+        campaigns=pd.DataFrame({"campaign_id": ["c1", "c2"], "start_date": pd.to_datetime(["2020-01-01", "2011-01-01"]),
+                                "end_date": pd.to_datetime(["2020-12-31", "2011-12-31"])}),
+        periods=pd.DataFrame({"campaign_id": ["c1", "c1"], "period": ["p1", "p2"],
+                              "start_date": pd.to_datetime(["2020-03-01", "2020-09-01"]),
+                              "end_date": pd.to_datetime(["2020-03-31", "2020-09-30"])}),
+        org_ids=frozenset({"O1", "O2"}),
+        org_names=frozenset({"Org One", "Org Two"}),
+        currencies=frozenset({"EUR", "DKK"}),
+    )
+
+
+def frame(table: str, rows: list[dict]) -> pd.DataFrame:
+    """A frame with the table's columns and the dtypes DuckDB gives them."""
+    columns = SUITES[table].columns
+    out = pd.DataFrame({c: [r.get(c) for r in rows] for c in columns})
+    for column, logical in columns.items():
+        if logical == checks.DATE:
+            out[column] = pd.to_datetime(out[column])
+        elif logical == checks.INTEGER:
+            out[column] = out[column].astype("Int64")
+        elif logical == checks.FLOAT:
+            out[column] = out[column].astype("float64")
+        elif logical == checks.BOOLEAN:
+            out[column] = out[column].astype("boolean")
+        else:
+            out[column] = out[column].astype("str")
+    return out
+
+
+def reach_rows() -> list[dict]:
+    base = {"channel": "linkedin", "campaign_id": "c1", "platform_campaign": "C1 | p1 | Lab", "ad_set": None,
+            "platform_campaign_id": "1001", "impressions": 1000, "clicks": 10, "spend": 5.0, "currency": "EUR",
+            "spend_eur": 5.0, "platform_reach": 800, "layout": "linkedin_campaign_performance",
+            "source_file": "linkedin.csv", "file_hash": "h-li"}
+    return [
+        {**base, "date": date(2020, 3, 5), "period": "p1", "line_number": 6},
+        {**base, "date": date(2020, 3, 6), "period": "p1", "line_number": 7},
+        # Another campaign in the same ad account: staged, never attributed.
+        {**base, "date": date(2020, 5, 1), "campaign_id": None, "period": None, "platform_campaign": "Always-On",
+         "line_number": 8},
+        {**base, "date": date(2020, 9, 2), "period": "p2", "channel": "google_ads", "platform_campaign": "C1 search",
+         "platform_campaign_id": "555", "currency": "DKK", "spend": 100.0, "spend_eur": 13.41, "platform_reach": None,
+         "layout": "google_ads_campaign_report", "source_file": "google.tsv", "file_hash": "h-go", "line_number": 4},
+    ]
+
+
+def session_rows() -> list[dict]:
+    base = {"ga_session_id": 1, "session_source": "linkedin", "session_medium": "cpc", "session_campaign": "u1",
+            "channel": "linkedin", "campaign_id": "c1", "landing_page": "/jobs", "country": "Germany",
+            "engaged_session": 1, "layout": "ga4_sessions", "source_file": "sessions.csv", "file_hash": "h-s1"}
+    return [
+        {**base, "event_date": date(2020, 3, 2), "user_pseudo_id": VISITORS[0], "period": "p1", "line_number": 2},
+        {**base, "event_date": date(2020, 3, 3), "user_pseudo_id": VISITORS[1], "period": "p1", "line_number": 3},
+        # Campaign traffic outside every period: allowed, period stays null.
+        {**base, "event_date": date(2020, 6, 3), "user_pseudo_id": VISITORS[1], "ga_session_id": 2, "period": None,
+         "channel": "direct", "line_number": 4},
+        # The same session again in an overlapping export: allowed.
+        {**base, "event_date": date(2020, 3, 2), "user_pseudo_id": VISITORS[0], "period": "p1",
+         "source_file": "sessions_overlap.csv", "file_hash": "h-s2", "line_number": 2},
+    ]
+
+
+def application_rows() -> list[dict]:
+    base = {"job_title": "Data Scientist", "campaign_id": "c1", "channel": "linkedin", "layout": "ats_applications",
+            "source_file": "ats.csv", "file_hash": "h-ats"}
+    return [
+        {**base, "application_key": "k1", "application_id": "A1", "org_id": "O1", "organisation_name": "Org One",
+         "candidate_key": CANDIDATE_KEYS[0], "applied_on": date(2020, 3, 2), "stage": "hired",
+         "hire_date": date(2020, 4, 1), "country_code": "DE", "line_number": 2},
+        {**base, "application_key": "k2", "application_id": "A2", "org_id": "O2", "organisation_name": "Org Two",
+         "candidate_key": CANDIDATE_KEYS[1], "applied_on": date(2020, 3, 3), "stage": "applied", "hire_date": None,
+         "country_code": "SE", "channel": "referral", "line_number": 3},
+        {**base, "application_key": "k3", "application_id": "A3", "org_id": "O1", "organisation_name": "Org One",
+         "candidate_key": CANDIDATE_KEYS[2], "applied_on": date(2020, 9, 3), "stage": "hired",
+         "hire_date": date(2020, 9, 20), "country_code": "PL", "line_number": 4},
+    ]
+
+
+def failures(outcomes) -> list[checks.ExpectationOutcome]:
+    return [o for o in outcomes if not o.passed]
+
+
+def only_failure(outcomes, expectation: str, column: str) -> checks.ExpectationOutcome:
+    failed = failures(outcomes)
+    matching = [o for o in failed if o.expectation == expectation and o.column_name == column]
+    assert matching, f"no failed {expectation} on {column}; failures: {[o.message for o in failed]}"
+    return matching[0]
+
+
+def assert_no_personal_data(outcomes) -> None:
+    for o in outcomes:
+        text = o.message + " ".join(o.examples)
+        for secret in (*CANDIDATE_KEYS, *VISITORS):
+            assert secret not in text, o.message
+
+
+# --- clean frames pass ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table, rows",
+    [("staging.reach", reach_rows), ("staging.sessions", session_rows), ("staging.applications", application_rows)],
+)
+def test_clean_staged_frame_passes(ref, table, rows):
+    outcomes = validate(table, frame(table, rows()), ref)
+    assert failures(outcomes) == []
+    assert len(outcomes) > len(SUITES[table].columns)  # one outcome per expectation, schema included
+    assert {o.table_name for o in outcomes} == {table}
+
+
+# --- staging.reach ------------------------------------------------------------------------
+
+
+def test_negative_impressions(ref):
+    rows = reach_rows()
+    rows[0]["impressions"] = -500
+    rows[0]["clicks"] = 0
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    failed = only_failure(outcomes, "expect_column_values_to_be_between", "impressions")
+    assert failed.failed_rows == 1
+    assert failed.examples == ("impressions=-500 (linkedin.csv line 6)",)
+    assert failed.message.startswith("staging.reach.impressions: expect_column_values_to_be_between (>= 0): 1 of 4")
+
+
+def test_clicks_above_impressions(ref):
+    rows = reach_rows()
+    rows[1]["clicks"] = 2000
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    failed = only_failure(outcomes, "expect_column_pair_values_a_to_be_greater_than_b", "clicks")
+    assert failed.failed_rows == 1
+    assert "clicks=2000" in failed.examples[0] and "linkedin.csv line 7" in failed.examples[0]
+    assert len(failures(outcomes)) == 1
+
+
+def test_platform_reach_above_impressions(ref):
+    rows = reach_rows()
+    rows[0]["platform_reach"] = 5000
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    failed = only_failure(outcomes, "expect_column_pair_values_a_to_be_greater_than_b", "platform_reach")
+    assert failed.failed_rows == 1
+
+
+def test_two_currencies_in_one_file(ref):
+    rows = reach_rows()
+    rows[1]["currency"] = "DKK"
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    failed = only_failure(outcomes, "expect_column_values_to_be_between", "currency")
+    assert failed.failed_rows == 1
+    assert failed.examples == ("currencies_in_file=2, currencies='DKK, EUR' (source_file='linkedin.csv')",)
+    assert len(failures(outcomes)) == 1
+
+
+def test_currency_without_rate(ref):
+    rows = reach_rows()
+    rows[3]["currency"] = "SEK"
+    failed = only_failure(validate("staging.reach", frame("staging.reach", rows), ref),
+                          "expect_column_values_to_be_in_set", "currency")
+    assert failed.examples == ("currency='SEK' (google.tsv line 4)",)
+
+
+def test_reach_row_with_campaign_but_no_period(ref):
+    rows = reach_rows()
+    rows[0]["period"] = None
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    failed = only_failure(outcomes, "expect_column_values_to_not_be_null", "period")
+    assert failed.failed_rows == 1
+    assert failed.examples == ("campaign_id='c1', date=2020-03-05 (linkedin.csv line 6)",)
+
+
+def test_reach_date_outside_its_period(ref):
+    rows = reach_rows()
+    rows[0]["date"] = date(2020, 4, 15)
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    failed = only_failure(outcomes, "expect_column_pair_values_a_to_be_greater_than_b", "date")
+    assert failed.failed_rows == 1
+    assert "date=2020-04-15" in failed.examples[0]
+
+
+def test_duplicate_reach_row_in_one_file(ref):
+    rows = reach_rows()
+    rows.append({**rows[0], "line_number": 9})
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    failed = only_failure(outcomes, "expect_compound_columns_to_be_unique",
+                          "date, channel, platform_campaign, ad_set, platform_campaign_id, file_hash")
+    assert failed.failed_rows == 2
+
+
+def test_missing_column_and_wrong_type(ref):
+    bad = frame("staging.reach", reach_rows()).drop(columns=["platform_reach"])
+    bad["impressions"] = bad["impressions"].astype("float64")
+    outcomes = validate("staging.reach", bad, ref)
+    columns = only_failure(outcomes, "expect_table_columns_to_match_set", None)
+    assert columns.examples == ("missing column 'platform_reach'",)
+    dtype = only_failure(outcomes, "expect_column_values_to_be_in_type_list", "impressions")
+    assert "float64" in dtype.message
+    # Rules on the missing column fail with the reason instead of crashing the check.
+    assert any("missing" in o.message for o in failures(outcomes) if o.column_name == "platform_reach")
+
+
+# --- staging.applications ---------------------------------------------------------------------
+
+
+def test_hire_before_application(ref):
+    rows = application_rows()
+    rows[0]["hire_date"] = date(2020, 2, 1)
+    outcomes = validate("staging.applications", frame("staging.applications", rows), ref)
+    failed = only_failure(outcomes, "expect_column_pair_values_a_to_be_greater_than_b", "hire_date")
+    assert failed.failed_rows == 1
+    assert failed.examples == ("hire_date=2020-02-01, applied_on=2020-03-02 (ats.csv line 2)",)
+    assert_no_personal_data(outcomes)
+
+
+def test_unknown_organisation_is_named(ref):
+    rows = application_rows()
+    rows[1]["org_id"] = None
+    rows[1]["organisation_name"] = "Unknown Pharma Ltd"
+    rows[2]["org_id"] = None
+    rows[2]["organisation_name"] = "Unknown Pharma Ltd"
+    outcomes = validate("staging.applications", frame("staging.applications", rows), ref)
+    failed = only_failure(outcomes, "expect_column_values_to_not_be_null", "org_id")
+    assert failed.failed_rows == 2
+    # One example per organisation, located at its first row.
+    assert failed.examples == ("organisation_name='Unknown Pharma Ltd' (ats.csv line 3)",)
+    assert "staging.applications.org_id" in failed.message and "the organisation is in the register" in failed.message
+    assert_no_personal_data(outcomes)
+
+
+def test_unknown_stage(ref):
+    rows = application_rows()
+    rows[1]["stage"] = "ghosted"
+    failed = only_failure(validate("staging.applications", frame("staging.applications", rows), ref),
+                          "expect_column_values_to_be_in_set", "stage")
+    assert failed.failed_rows == 1
+    assert failed.examples == ("stage='ghosted' (ats.csv line 3)",)
+
+
+def test_bad_country_code(ref):
+    rows = application_rows()
+    rows[0]["country_code"] = "XX"
+    rows[2]["country_code"] = "Germany"
+    failed = only_failure(validate("staging.applications", frame("staging.applications", rows), ref),
+                          "expect_column_values_to_be_in_set", "country_code")
+    assert failed.failed_rows == 2
+    assert failed.examples == ("country_code='XX' (ats.csv line 2)", "country_code='Germany' (ats.csv line 4)")
+
+
+def test_hired_without_hire_date(ref):
+    rows = application_rows()
+    rows[0]["hire_date"] = None
+    failed = only_failure(validate("staging.applications", frame("staging.applications", rows), ref),
+                          "expect_column_values_to_not_be_null", "hire_date")
+    assert failed.failed_rows == 1
+
+
+def test_duplicate_application_in_one_file_shows_no_keys(ref):
+    rows = application_rows()
+    rows.append({**rows[0], "line_number": 5})
+    outcomes = validate("staging.applications", frame("staging.applications", rows), ref)
+    failed = only_failure(outcomes, "expect_compound_columns_to_be_unique", "application_key, file_hash")
+    assert failed.failed_rows == 2
+    assert failed.examples == ("application_id='A1', organisation_name='Org One' (ats.csv line 2)",)
+    assert_no_personal_data(outcomes)
+
+
+# --- staging.sessions ----------------------------------------------------------------------------
+
+
+def test_duplicate_session_in_one_file_never_shows_the_visitor(ref):
+    rows = session_rows()
+    rows.append({**rows[0], "line_number": 9})
+    outcomes = validate("staging.sessions", frame("staging.sessions", rows), ref)
+    failed = only_failure(outcomes, "expect_compound_columns_to_be_unique",
+                          "user_pseudo_id, ga_session_id, file_hash")
+    assert failed.failed_rows == 2
+    assert failed.examples == ("ga_session_id=1, event_date=2020-03-02 (sessions.csv line 2)",)
+    assert_no_personal_data(outcomes)
+
+
+def test_session_with_unknown_channel(ref):
+    rows = session_rows()
+    rows[0]["channel"] = "tiktok"
+    failed = only_failure(validate("staging.sessions", frame("staging.sessions", rows), ref),
+                          "expect_column_values_to_be_in_set", "channel")
+    assert failed.examples == ("channel='tiktok' (sessions.csv line 2)",)
+
+
+# --- marts -----------------------------------------------------------------------------------------
+
+
+def funnel_rows() -> list[dict]:
+    rows = []
+    for period in ("p1", "p2", "all"):
+        for order, stage in enumerate(("impressions", "clicks", "unique_visitors", "applications", "hires"), 1):
+            rows.append({"campaign_id": "c1", "period": period, "channel": "all", "stage": stage,
+                         "stage_order": order, "value": 10 - order, "step_conversion": 0.5 if order > 1 else None,
+                         "overall_conversion": 0.1 if order > 1 else None})
+    return rows
+
+
+def test_clean_funnel_passes(ref):
+    assert failures(validate("marts.funnel", frame("marts.funnel", funnel_rows()), ref)) == []
+
+
+def test_duplicate_funnel_key(ref):
+    rows = funnel_rows()
+    rows.append(dict(rows[3]))
+    outcomes = validate("marts.funnel", frame("marts.funnel", rows), ref)
+    failed = only_failure(outcomes, "expect_compound_columns_to_be_unique", "campaign_id, period, channel, stage")
+    assert failed.failed_rows == 2
+    assert failed.examples == ("campaign_id='c1', period='p1', channel='all', stage='applications'",)
+    assert failed.message.startswith("marts.funnel: expect_compound_columns_to_be_unique")
+
+
+def test_funnel_period_the_campaign_does_not_have(ref):
+    rows = funnel_rows()
+    rows[0]["period"] = "p9"
+    failed = only_failure(validate("marts.funnel", frame("marts.funnel", rows), ref),
+                          "expect_column_values_to_be_in_set", "period")
+    assert failed.failed_rows == 1
+    assert "period='p9'" in failed.examples[0]
+
+
+# --- reconciliation on a small warehouse built by the real marts code ---------------------------------
+
+
+def _load(con, table: str, df: pd.DataFrame) -> None:
+    con.register("_rows", df)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+    con.unregister("_rows")
+
+
+@pytest.fixture
+def warehouse(ref):
+    """An in-memory warehouse: reference, staged rows (one reach row re-delivered in a later file), marts."""
+    con = duckdb.connect()
+    staging.ensure_schema(con)
+    D = date
+    staging.load_reference(con, {
+        "campaigns": pl.DataFrame({"campaign_id": ["c1", "c2"], "name": ["Camp One", "Camp Two"],
+                                   "start_date": [D(2020, 1, 1), D(2011, 1, 1)],
+                                   "end_date": [D(2020, 12, 31), D(2011, 12, 31)],
+                                   "budget_eur": [100.0, 50.0], "eu_grant_eur": [50.0, 25.0]}),
+        "campaign_periods": pl.DataFrame({"campaign_id": ["c1", "c1"], "period": ["p1", "p2"],
+                                          "start_date": [D(2020, 3, 1), D(2020, 9, 1)],
+                                          "end_date": [D(2020, 3, 31), D(2020, 9, 30)], "utm_campaign": ["u1", "u2"]}),
+        "organisations": pl.DataFrame({"org_id": ["O1", "O2"], "name": ["Org One", "Org Two"], "country": ["DK", "SE"],
+                                       "city": ["a", "b"], "sector": ["x", "x"],
+                                       "talent_campaign_joined_on": [D(2020, 1, 1), D(2020, 1, 1)],
+                                       "established_in_region_on": [D(2020, 2, 1), D(2010, 1, 1)]}),
+        "kpi_targets": pl.DataFrame({"campaign_id": ["c1"], "kpi": ["international_hires"], "period": [None],
+                                     "target": [2.0]}, schema_overrides={"period": pl.String}),
+        "fx_rates": pl.DataFrame({"currency": ["EUR", "DKK"], "eur_per_unit": [1.0, 0.1341]}),
+    })
+    reach = reach_rows()
+    # A corrected re-delivery of the first row in a later file: the marts count it once, with the new value.
+    reach.append({**reach[0], "impressions": 1200, "source_file": "linkedin_fix.csv", "file_hash": "h-li2",
+                  "line_number": 6})
+    _load(con, "staging.reach", frame("staging.reach", reach))
+    _load(con, "staging.sessions", frame("staging.sessions", session_rows()))
+    _load(con, "staging.applications", frame("staging.applications", application_rows()))
+    for i, (file_hash, source) in enumerate([("h-li", "reach"), ("h-go", "reach"), ("h-li2", "reach"),
+                                             ("h-s1", "visitors"), ("h-s2", "visitors"), ("h-ats", "hiring")]):
+        con.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at) "
+                    "VALUES (?, ?, ?, 'loaded', TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (?) MINUTE)",
+                    [file_hash, source, f"/raw/{file_hash}", i])
+    for name, mart in build_marts(read_inputs(con)).items():
+        con.register("_mart", mart.to_arrow())
+        con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
+        con.unregister("_mart")
+    yield con
+    con.close()
+
+
+def test_reconciliation_passes_on_marts_built_from_staging(warehouse):
+    outcomes = reconcile(warehouse)
+    assert failures(outcomes) == []
+    assert {o.table_name for o in outcomes} == {"marts.funnel", "marts.cost_per_outcome", "marts.hires_vs_target"}
+    assert warehouse.sql("SELECT value FROM marts.funnel WHERE campaign_id = 'c1' AND period = 'all' "
+                         "AND channel = 'all' AND stage = 'impressions'").fetchall() == [(3200,)]  # 1200 replaces 1000
+
+
+@pytest.mark.parametrize("table", sorted(SUITES))
+def test_every_suite_passes_on_the_built_warehouse(warehouse, table):
+    assert failures(checks.validate_table(warehouse, table)) == []
+
+
+def test_reconciliation_mismatch_in_impressions(warehouse):
+    warehouse.execute("UPDATE marts.funnel SET value = value + 7 WHERE campaign_id = 'c1' AND stage = 'impressions' "
+                      "AND period = 'all' AND channel = 'all'")
+    outcomes = reconcile(warehouse, "marts.funnel")
+    failed = only_failure(outcomes, "expect_column_pair_values_to_be_equal", "impressions")
+    assert failed.failed_rows == 1
+    assert failed.examples == (
+        "staged_impressions=3200, marts_impressions=3207 (campaign_id='c1', period='all', channel='all')",
+    )
+    assert len(failures(outcomes)) == 1
+
+
+def test_reconciliation_spend_tolerates_rounding_only(warehouse):
+    warehouse.execute("UPDATE marts.cost_per_outcome SET spend_eur = spend_eur + 0.004 WHERE channel = 'linkedin'")
+    assert failures(reconcile(warehouse, "marts.cost_per_outcome")) == []
+    warehouse.execute("UPDATE marts.cost_per_outcome SET spend_eur = spend_eur + 1 WHERE channel = 'all' "
+                      "AND period = 'all'")
+    failed = only_failure(reconcile(warehouse, "marts.cost_per_outcome"), "expect_column_values_to_be_between",
+                          "spend_eur")
+    assert failed.failed_rows == 1
+
+
+def test_reconciliation_whole_campaign_visitors_above_their_parts(warehouse):
+    warehouse.execute("UPDATE marts.funnel SET value = 99 WHERE campaign_id = 'c1' AND stage = 'unique_visitors' "
+                      "AND period = 'all' AND channel = 'all'")
+    outcomes = reconcile(warehouse, "marts.funnel")
+    bound = only_failure(outcomes, "expect_column_pair_values_a_to_be_greater_than_b", "unique_visitors")
+    assert bound.examples == ("period_visitors_plus_outside=3, whole_campaign_visitors=99 (campaign_id='c1')",)
+
+
+def test_reconciliation_more_hires_than_applications(warehouse):
+    warehouse.execute("UPDATE marts.hires_vs_target SET hires = 5 WHERE organisation = 'Org One' AND period = 'p1'")
+    failed = only_failure(reconcile(warehouse, "marts.hires_vs_target"),
+                          "expect_column_pair_values_a_to_be_greater_than_b", "hires")
+    assert failed.examples == (
+        "staged_applications=1, hires=5 (campaign_id='c1', period='p1', organisation='Org One')",
+    )
+
+
+# --- records and wiring --------------------------------------------------------------------------------
+
+
+def test_every_outcome_is_recorded(ref):
+    con = duckdb.connect()
+    staging.ensure_schema(con)
+    rows = reach_rows()
+    rows[0]["impressions"] = -1
+    outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
+    checks.record(con, outcomes, "run-1", checks.SUITE_CHECK)
+    stored = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT passed), "
+                         "max(examples) FILTER (WHERE column_name = 'impressions' AND NOT passed) "
+                         "FROM audit.check_results WHERE run_id = 'run-1'").fetchall()
+    assert stored == [(len(outcomes), len(failures(outcomes)), "impressions=-1 (linkedin.csv line 6)")]
+    markdown = checks.outcomes_markdown(outcomes)
+    assert markdown.splitlines()[0] == "| expectation | column | rule | passed | failed rows | examples |"
+    assert "**NO**" in markdown.splitlines()[2]  # failures first
+
+
+def test_checks_are_blocking_and_cover_every_table():
+    import dagster as dg
+
+    from pipelines.resources import TalentStore
+
+    specs = [spec for check in checks.CHECKS for spec in check.check_specs]
+    assert all(spec.blocking for spec in specs)
+    suites = {spec.asset_key.to_user_string() for spec in specs if spec.name == checks.SUITE_CHECK}
+    assert suites == {"staged_reach", "staged_sessions", "staged_applications",
+                      *(f"marts/{name}" for name in checks.MART_TABLES)}
+    defs = dg.Definitions(asset_checks=checks.CHECKS, resources={"store": TalentStore()})
+    assert {s.key for s in specs} == set(defs.resolve_asset_graph().asset_check_keys)
+
+
+def _sql_columns(sql_file: str) -> dict[str, dict[str, str]]:
+    con = duckdb.connect()
+    con.execute((SQL_DIR / sql_file).read_text())
+    logical = {"VARCHAR": checks.STRING, "DATE": checks.DATE, "BIGINT": checks.INTEGER, "INTEGER": checks.INTEGER,
+               "DOUBLE": checks.FLOAT, "BOOLEAN": checks.BOOLEAN}
+    out: dict[str, dict[str, str]] = {}
+    for schema, table, column, dtype in con.execute(
+        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+        "ORDER BY table_schema, table_name, ordinal_position"
+    ).fetchall():
+        out.setdefault(f"{schema}.{table}" if schema != "main" else table, {})[column] = logical.get(dtype, dtype)
+    return out
+
+
+def test_suites_follow_the_sql_schemas():
+    staged = _sql_columns("warehouse.sql")
+    for table in ("staging.reach", "staging.sessions", "staging.applications"):
+        assert SUITES[table].columns == staged[table]
+    published = _sql_columns("published.sql")
+    for name in checks.MART_TABLES:
+        assert SUITES[f"marts.{name}"].columns == published[name], name
+
+
+def test_staged_files_are_validated_once_and_failures_stay_pending(warehouse):
+    first = checks.validate_table(warehouse, "staging.reach")
+    assert failures(first) == [] and first[0].expectation != "incremental_validation"
+    again = checks.validate_table(warehouse, "staging.reach")
+    assert [o.expectation for o in again] == ["incremental_validation"] and again[0].passed
+    # A new file with a bad row: only it is validated, it fails, and it stays pending.
+    bad = {**reach_rows()[0], "impressions": -5, "source_file": "bad.csv", "file_hash": "h-bad", "line_number": 9}
+    _load(warehouse, "staging.reach", frame("staging.reach", [bad]))
+    warehouse.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at) "
+                      "VALUES ('h-bad', 'reach', '/raw/bad.csv', 'loaded', TIMESTAMP '2024-02-01')")
+    for _ in range(2):
+        outcome = only_failure(checks.validate_table(warehouse, "staging.reach"),
+                               "expect_column_values_to_be_between", "impressions")
+        assert outcome.failed_rows == 1 and "bad.csv line 9" in outcome.examples[0]
+
+
+def test_chunked_validation_counts_like_one_pass(warehouse, monkeypatch):
+    dup = session_rows() * 2  # every session twice in its file: each one a duplicate key
+    warehouse.execute("DELETE FROM staging.sessions")
+    _load(warehouse, "staging.sessions", frame("staging.sessions", dup))
+    whole = only_failure(checks.validate_table(warehouse, "staging.sessions"),
+                         "expect_compound_columns_to_be_unique", "user_pseudo_id, ga_session_id, file_hash")
+    monkeypatch.setattr(checks, "CHUNK_ROWS", 2)
+    chunked = only_failure(checks.validate_table(warehouse, "staging.sessions"),
+                           "expect_compound_columns_to_be_unique", "user_pseudo_id, ga_session_id, file_hash")
+    assert chunked.failed_rows == whole.failed_rows == len(dup)
+    assert "chunks" in chunked.message
