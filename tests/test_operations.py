@@ -83,3 +83,17 @@ def test_sensor_sees_a_changed_file_and_ignores_one_still_being_written(raw, mon
     fresh.write_text("partial")
     assert "reach/arriving.csv" not in sensors.landing_signatures(raw, settle=30)
 
+
+
+def test_warehouse_writers_never_overlap_and_telemetry_is_off():
+    import yaml
+
+    from pipelines.jobs import nightly_refresh
+    from pipelines.settings import ROOT
+
+    config = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    assert config["telemetry"]["enabled"] is False
+    limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {"key": "talent/warehouse", "limit": 1} in limits
+    assert nightly_refresh.run_tags.get("talent/warehouse") == "writer"
+    assert config["run_monitoring"]["enabled"] is True  # a killed run is failed, freeing the queue
