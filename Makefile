@@ -32,7 +32,7 @@ test: install-test chromium
 	$(BIN)/python -m pytest
 
 chromium:
-	@sh scripts/install_chromium.sh
+	@sh scripts/install_chromium.sh || echo "WARNING: chromium could not be installed; the browser tests will be SKIPPED"
 
 ## The Dagster UI on the project's local instance (telemetry off in dagster_home/dagster.yaml).
 dev: install

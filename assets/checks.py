@@ -971,10 +971,12 @@ SUITE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 # Bounded memory: pandas frames for GX stay near this many rows (about 0.7 GB of sessions).
 CHUNK_ROWS = 2_000_000
 # Chunks split on a column of each table's key, so a key is never split across chunks.
+# Reach and applications have per-file rules (one currency per file), so they split by file;
+# sessions split by visitor, since a single visitor file can hold tens of millions of rows.
 PARTITION_COLUMN = {
-    "staging.reach": "platform_campaign",
+    "staging.reach": "file_hash",
     "staging.sessions": "user_pseudo_id",
-    "staging.applications": "application_key",
+    "staging.applications": "file_hash",
 }
 
 

@@ -242,6 +242,9 @@ def marts(context: dg.AssetExecutionContext, store: TalentStore):
                     frame.filter(frame["period"] == "all").to_pandas().to_markdown(index=False)
                 )
             yield dg.MaterializeResult(asset_key=dg.AssetKey(["marts", name]), metadata=metadata)
+        # Which run built these marts: publication refuses marts another run rebuilt in between.
+        con.execute("CREATE OR REPLACE TABLE marts._build AS SELECT ? AS run_id, now() AS built_at",
+                    [context.run.run_id])
 
 
 @dg.asset(
@@ -258,6 +261,14 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
     """
     with warehouse(store, context) as (con, settings):
         paths = publish.Paths(settings.warehouse_dir)
+        built_by = first_row(con.execute("SELECT run_id FROM marts._build"))[0]
+        if built_by != context.run.run_id:
+            # Another run rebuilt the marts after this run's checks passed (or this run did not
+            # build them): publishing now could ship numbers no check of this run has seen.
+            raise dg.Failure(
+                description=f"marts were built by run {built_by}, not by this run: not publishing; "
+                "the previous publication stays. Materialise the marts and publication in one run."
+            )
         stale = publish.clean_stale_candidates(settings.warehouse_dir)
         if stale:
             context.log.warning(f"removed candidates left by an interrupted run: {stale}")

@@ -63,9 +63,16 @@ def clean_stale_candidates(warehouse_dir: Path) -> list[str]:
     for stale in warehouse_dir.glob("published.candidate-*.duckdb*"):
         stale.unlink(missing_ok=True)
         removed.append(stale.name)
-    for stale in warehouse_dir.glob("*.swap-*"):
-        stale.unlink(missing_ok=True)
-        removed.append(stale.name)
+    previous = warehouse_dir / PREVIOUS
+    for stale in sorted(warehouse_dir.glob("*.swap-*")):
+        # A swap name holds a real publication when a swap died between its two renames:
+        # it becomes the previous version again rather than being lost.
+        if not previous.exists():
+            os.replace(stale, previous)
+            removed.append(f"{stale.name} -> {PREVIOUS}")
+        else:
+            stale.unlink(missing_ok=True)
+            removed.append(stale.name)
     return removed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines.settings import default_dagster_home, from_env
@@ -39,8 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rollback":
         from assets.publish import Paths, rollback
 
-        rollback(Paths(from_env().warehouse_dir))
-        print(f"restored the previous publication into {from_env().published}")
+        settings = from_env()
+        rollback(Paths(settings.warehouse_dir))
+        print(f"restored the previous publication into {settings.published}")
+        # The report shows what managers query, so it follows the rollback.
+        from assets.report import build_reports
+
+        build_reports(settings.published, settings.reports_dir, png=False)
+        print(f"rebuilt the report in {settings.reports_dir}")
         return 0
     return 2
 
@@ -55,10 +62,29 @@ def run() -> int:
     settings = from_env()
     started = time.monotonic()
     job = defs.resolve_job_def(NIGHTLY_JOB)
-    with dg.DagsterInstance.get() as instance:
+    with writer_lock(settings.warehouse_dir), dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     elapsed = time.monotonic() - started
     return print_summary(result, settings, elapsed)
+
+
+@contextmanager
+def writer_lock(warehouse_dir: Path):
+    """One `talent-pipeline run` at a time per warehouse: a second one waits for the first.
+
+    An flock is released by the kernel when its process dies, so a killed run never
+    leaves it behind. (Runs from the schedule and sensor queue in the Dagster instance.)
+    """
+    import fcntl
+
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    with open(warehouse_dir / ".writer.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another run is writing the warehouse; waiting for it to finish", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def print_summary(result, settings, elapsed: float) -> int:

@@ -109,3 +109,23 @@ def test_country_names_in_english_danish_swedish(text, code):
 ])
 def test_application_channel(texts, channel):
     assert channel_of(*texts) == channel
+
+
+def test_shifted_row_is_quarantined_without_its_values(attribution):
+    """An unquoted comma in a name shifts the e-mail into the country column: never read, never kept."""
+    parsed = parse_hiring(HIRING / "ats_unquoted_comma_shift.csv", attribution, KEY)
+    assert len(parsed.rows) == 1 and len(parsed.quarantined) == 1
+    q = parsed.quarantined[0]
+    assert (q.line_number, q.column, q.value) == (3, None, None) and "cells where the header has" in q.reason
+
+
+def test_a_value_that_looks_like_an_email_is_never_quarantined_as_is():
+    from assets.ingest.common import safe_value
+
+    assert "@" not in safe_value("someone@example.com")
+    assert safe_value("Scandinavia") == "Scandinavia"
+
+
+def test_workbook_with_several_hiring_sheets_is_rejected_not_half_read(attribution):
+    with pytest.raises(RejectedFile, match="several sheets hold hiring data"):
+        parse_hiring(HIRING / "hiring_two_sheets.xlsx", attribution, KEY)

@@ -111,3 +111,10 @@ def test_parse_number_locales(text, decimal, expected):
 def test_parse_count_refuses_fractions():
     with pytest.raises(ValueError):
         parse_count("12.5")
+
+
+def test_meta_with_comma_delimiter_reads_us_numbers(attribution):
+    # English settings: ',' delimiter and '.' decimals. Read European, 1234.56 would become 123456.
+    parsed = parse_reach(REACH / "meta_us_numbers.csv", attribution)
+    assert [r["spend"] for r in parsed.rows] == [1234.56, 1234.56]
+    assert [r["impressions"] for r in parsed.rows] == [12345, 12345]

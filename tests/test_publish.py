@@ -184,3 +184,18 @@ def test_published_file_opens_in_the_managers_duckdb_cli(tmp_path):
                           "SELECT count(*) FROM kpi_scorecard; SELECT version();"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "v1.5" in out.stdout
+
+
+def test_a_rollback_killed_between_its_renames_loses_no_version(tmp_path):
+    paths = publish.Paths(tmp_path)
+    for version in ("v1", "v2"):
+        con = duckdb.connect(str(paths.candidate()))
+        con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
+        con.close()
+        publish.swap_in(paths.candidate(), paths)
+    # The state rollback leaves if it dies after its first rename: v1 published, v2 under a swap name.
+    os.link(paths.published, tmp_path / "published.duckdb.swap-999")
+    os.replace(paths.previous, paths.published)
+    assert query(paths.published, "SELECT v FROM t") == [("v1",)] and not paths.previous.exists()
+    publish.clean_stale_candidates(tmp_path)
+    assert query(paths.previous, "SELECT v FROM t") == [("v2",)]

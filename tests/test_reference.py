@@ -34,3 +34,13 @@ def test_missing_reference_file_is_named(folder):
     (folder / "organisations.csv").unlink()
     with pytest.raises(RejectedFile, match="organisations.csv"):
         read_reference(folder)
+
+
+def test_cp1252_register_is_read_and_ragged_row_is_named(folder):
+    path = folder / "organisations.csv"
+    path.write_bytes(path.read_text().encode("cp1252"))
+    assert "Øresund Diagnostics ApS" in read_reference(folder)["organisations"]["name"].to_list()
+    path.write_text(path.read_bytes().decode("cp1252") + "ORG9,Extra,DK,x,y,2020-01-01,2020-01-01,surplus\n")
+    with pytest.raises(RejectedFile) as err:
+        read_reference(folder)
+    assert err.value.line == 5 and "organisations.csv" in str(err.value)

@@ -165,6 +165,9 @@ class Table:
     footer_lines: int
     encoding: str
     delimiter: str
+    # Non-blank physical lines after the header, minus footers: counted from the text,
+    # not from the records, so that the parsers' accounting is a real cross-check.
+    data_lines: int = 0
 
     def index(self) -> dict[str, int]:
         return {normalise_header(c): i for i, c in enumerate(self.header)}
@@ -217,7 +220,7 @@ def read_table(
         raise RejectedFile(path, 1, None, f"unknown layout: no header line matches any known layout ({known})")
 
     body = lines[header_at + 1 :]
-    reader = csv.reader(_numbered(body), delimiter=delimiter)
+    reader = csv.reader(body, delimiter=delimiter)
     header = next(csv.reader([lines[header_at]], delimiter=delimiter))
     header = [c.replace("\ufeff", "").strip() for c in header]
     records: list[tuple[int, list[str]]] = []
@@ -249,11 +252,8 @@ def read_table(
         footer_lines=footers,
         encoding=encoding or "utf-8",
         delimiter=delimiter,
+        data_lines=sum(1 for line in body if line.strip(delimiter + " \t\r")) - footers,
     )
-
-
-def _numbered(lines: Iterable[str]) -> Iterator[str]:
-    yield from lines
 
 
 def _open_quote_column(header: list[str], line: str, delimiter: str) -> str | None:
@@ -343,12 +343,36 @@ def cell(record: list[str], idx: dict[str, int], name: str) -> str | None:
     return record[i]
 
 
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
+
+
 def safe_value(value) -> str | None:
-    """What a quarantine row may keep of a cell: short, and never from a personal-data column."""
+    """What a quarantine row may keep of a cell: short, and never anything that looks like an e-mail.
+
+    Callers also drop values of personal-data columns; this catches personal data
+    that a shifted or free-text cell carries into another column.
+    """
     if value is None:
         return None
     text = str(value)
+    if _EMAIL.search(text):
+        return "<withheld: looks like an e-mail address>"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def width_problem(record: list, header: list[str]) -> str | None:
+    """Why a record cannot be read column by column, or None.
+
+    An unquoted delimiter inside a value shifts every later cell one column to
+    the right; reading such a row would put e-mails into country columns.
+    Trailing empty cells (a trailing delimiter) are harmless.
+    """
+    cells = list(record)
+    while len(cells) > len(header) and str(cells[-1]).strip() == "":
+        cells.pop()
+    if len(cells) != len(header):
+        return f"{len(cells)} cells where the header has {len(header)} (an unquoted delimiter in a value?)"
+    return None
 
 
 def first_row(cursor) -> tuple | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from pathlib import Path
 
 from assets.ingest.common import (
@@ -25,6 +26,7 @@ from assets.ingest.common import (
     parse_date,
     read_table,
     safe_value,
+    width_problem,
 )
 from assets.ingest.reference import Attribution, country_code
 
@@ -98,7 +100,7 @@ def channel_of(*texts: str | None) -> str:
         return "direct"
     if "linkedin" in text:
         return "linkedin"
-    if any(k in text for k in ("facebook", "instagram", "meta", "fbclid")):
+    if re.search(r"facebook|instagram|fbclid|\bfb\b|\bmeta\b", text):
         return "meta"
     if any(k in text for k in ("utm_medium=cpc", "gclid", "google ads", "adwords")) and "google" in text:
         return "google_ads"
@@ -112,11 +114,15 @@ def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed
         table = read_xlsx_table(path, LAYOUTS)
     else:
         table = read_table(path, LAYOUTS)
-    out = Parsed(layout=table.layout.name, data_lines=len(table.records))
+    out = Parsed(layout=table.layout.name, data_lines=table.data_lines)
     idx = table.index()
     dates = []
     orgs = set()
     for line_number, record in table.records:
+        problem = width_problem(record, table.header)
+        if problem:
+            out.quarantined.append(Quarantined(line_number, None, None, problem))
+            continue
         try:
             if table.layout is ATS:
                 row = _ats_row(record, idx, attribution, pii_key)
@@ -247,6 +253,7 @@ def read_xlsx_table(path: Path, layouts) -> Table:
     except Exception as exc:  # openpyxl raises zipfile/KeyError/etc. on truncated files
         raise RejectedFile(path, None, None, f"not a readable .xlsx workbook ({type(exc).__name__})") from exc
     try:
+        found: list[Table] = []
         for sheet in book.worksheets:
             rows = sheet.iter_rows(values_only=True)
             for row_number, values in enumerate(rows, start=1):
@@ -256,13 +263,23 @@ def read_xlsx_table(path: Path, layouts) -> Table:
                 layout = next((lay for lay in layouts if lay.matches(header)), None)
                 if layout is None:
                     continue
+                while header and header[-1] == "":
+                    header.pop()
                 records = []
                 for n, vals in enumerate(rows, start=row_number + 1):
-                    cells = ["" if v is None else (v if not isinstance(v, str) else v) for v in vals]
+                    cells = ["" if v is None else v for v in vals]
                     if not any(str(c).strip() for c in cells):
                         continue
                     records.append((n, [c if not isinstance(c, (int, float)) or isinstance(c, bool) else _num(c) for c in cells]))
-                return Table(path, layout, header, row_number, records, [], 0, "xlsx", "")
+                found.append(Table(path, layout, header, row_number, records, [sheet.title], 0, "xlsx", "",
+                                   data_lines=len(records)))
+                break
+        if len(found) > 1:
+            # Reading only one would lose the others silently; guessing which is meant is worse.
+            raise RejectedFile(path, None, None, "several sheets hold hiring data ("
+                               + ", ".join(t.title_lines[0] for t in found) + "): send one sheet per file")
+        if found:
+            return found[0]
         # Name the closest sheet header so the sender can see what is missing.
         first = book.worksheets[0]
         header = next(first.iter_rows(values_only=True, max_row=1), ())

@@ -25,6 +25,7 @@ from assets.ingest.common import (
     parse_number,
     read_table,
     safe_value,
+    width_problem,
 )
 from assets.ingest.reference import Attribution
 
@@ -85,12 +86,19 @@ def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -
     table = read_table(path, LAYOUTS, text=text, is_footer=_is_google_footer)
     layout = table.layout
     idx = table.index()
-    out = Parsed(layout=layout.name, data_lines=len(table.records))
+    out = Parsed(layout=layout.name, data_lines=table.data_lines)
     spend_col, header_currency = _spend_column(table)
+    # Meta writes decimal commas with European settings, where the delimiter is ';'. With a ','
+    # delimiter the numbers are US-style ("1,234.56"), and reading them European would inflate spend 100x.
+    meta_decimal = "," if table.delimiter == ";" else "."
     dates = []
     for line_number, record in table.records:
+        problem = width_problem(record, table.header)
+        if problem:
+            out.quarantined.append(Quarantined(line_number, None, None, problem))
+            continue
         try:
-            row = _reach_row(layout, record, idx, spend_col, header_currency)
+            row = _reach_row(layout, record, idx, spend_col, header_currency, meta_decimal)
         except _Bad as bad:
             out.quarantined.append(Quarantined(line_number, bad.column, safe_value(bad.value), bad.reason))
             continue
@@ -154,7 +162,7 @@ def _read(record, idx, column, reader):
         raise _Bad(column, raw, str(exc)) from exc
 
 
-def _reach_row(layout: Layout, record, idx, spend_col: str, header_currency: str | None) -> dict:
+def _reach_row(layout: Layout, record, idx, spend_col: str, header_currency: str | None, meta_decimal: str) -> dict:
     if layout is LINKEDIN:
         day = _read(record, idx, "Start Date (in UTC)", lambda v: parse_date(v, "us"))
         row = {
@@ -169,7 +177,7 @@ def _reach_row(layout: Layout, record, idx, spend_col: str, header_currency: str
         }
     elif layout is META:
         def eu_count(v):
-            return parse_count(v, decimal=",")
+            return parse_count(v, decimal=meta_decimal)
 
         day = _read(record, idx, "Day", lambda v: parse_date(v, "iso"))
         currency = (cell(record, idx, "Currency") or header_currency or "").strip().upper()
@@ -181,7 +189,7 @@ def _reach_row(layout: Layout, record, idx, spend_col: str, header_currency: str
             "platform_campaign_id": None,
             "impressions": _read(record, idx, "Impressions", eu_count),
             "clicks": _read(record, idx, "Link clicks", eu_count),
-            "spend": _read(record, idx, spend_col, lambda v: parse_number(v, decimal=",")),
+            "spend": _read(record, idx, spend_col, lambda v: parse_number(v, decimal=meta_decimal)),
             "currency": currency,
             "platform_reach": _read(record, idx, "Reach", eu_count),
         }

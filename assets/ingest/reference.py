@@ -7,7 +7,9 @@ which country a free-text country of residence is.
 
 from __future__ import annotations
 
+import csv
 import gettext
+import io
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.ingest.common import RejectedFile
+from assets.ingest.common import RejectedFile, decode
 
 REFERENCE_FILES: dict[str, dict[str, pl.DataType]] = {
     "campaigns": {
@@ -58,7 +60,12 @@ def read_reference(folder: Path) -> dict[str, pl.DataFrame]:
                 frames[name] = pl.DataFrame(schema={k: v for k, v in schema.items()})
                 continue
             raise RejectedFile(path, None, None, "required reference file is missing")
-        raw = pl.read_csv(path, infer_schema=False, encoding="utf8").with_row_index("line", offset=2)
+        text, _encoding = decode(path, path.read_bytes())
+        try:
+            raw = pl.read_csv(io.StringIO(text), infer_schema=False).with_row_index("line", offset=2)
+        except pl.exceptions.PolarsError as exc:
+            # Polars names neither line nor column; find the first ragged line ourselves.
+            raise RejectedFile(path, *_ragged_line(text), f"not a valid CSV: {str(exc).splitlines()[0]}") from exc
         missing = [c for c in schema if c not in raw.columns]
         if missing:
             raise RejectedFile(path, 1, missing[0], f"required column(s) {missing} missing")
@@ -80,6 +87,15 @@ def read_reference(folder: Path) -> dict[str, pl.DataFrame]:
             out[col] = cast
         frames[name] = pl.DataFrame(out)
     return frames
+
+
+def _ragged_line(text: str) -> tuple[int | None, str | None]:
+    rows = list(csv.reader(io.StringIO(text)))
+    width = len(rows[0]) if rows else 0
+    for number, row in enumerate(rows[1:], start=2):
+        if row and len(row) != width:
+            return number, None
+    return None, None
 
 
 @dataclass(frozen=True)
