@@ -246,11 +246,23 @@ def test_chunked_generation_streams_and_scales(tmp_path, monkeypatch):
     assert pq.ParquetFile(tmp_path / "visitors/sessions_2020.parquet").metadata.num_row_groups > 1
 
 
+def _visitor_counts(folder) -> tuple[int, int]:
+    """(sessions, distinct visitors) read back from the written visitor files."""
+    import polars as pl
+
+    frames = [pl.read_parquet(p).select("user_pseudo_id") for p in folder.glob("visitors/*.parquet")]
+    frames += [pl.read_csv(p, columns=["user_pseudo_id"], infer_schema=False) for p in folder.glob("visitors/*.csv.gz")]
+    sessions = pl.concat(frames)
+    return sessions.height, sessions["user_pseudo_id"].n_unique()
+
+
 def test_scale_multiplies_sessions_only(tmp_path):
-    summary = generate_sample(tmp_path, scale=2)
-    assert summary["sessions"] == 2 * sample.BASE_SESSIONS
-    assert summary["unique_visitors"] == 2 * sample.BASE_USERS
-    assert summary["rows"]["reach/meta_ads_p1.csv"] == 2 * len(sample.MSP_PERIODS[0].days)
+    generate_sample(tmp_path / "x1", scale=1)
+    generate_sample(tmp_path / "x2", scale=2)
+    one, two = _visitor_counts(tmp_path / "x1"), _visitor_counts(tmp_path / "x2")
+    assert two == (2 * one[0], 2 * one[1])
+    for path in (tmp_path / "x1").glob("[rh]*/*"):  # reach and hiring do not grow
+        assert path.read_bytes() == (tmp_path / "x2" / path.relative_to(tmp_path / "x1")).read_bytes()
 
 
 # --- hiring ---------------------------------------------------------------------------------
