@@ -29,7 +29,7 @@ run: install
 
 ## Install with test extras (and Debian's chromium for the browser test), then run every test.
 test: install-test chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 chromium:
 	@sh scripts/install_chromium.sh || echo "WARNING: chromium could not be installed; the browser tests will be SKIPPED"
