@@ -44,5 +44,10 @@ sample: install
 fixtures: install
 	$(BIN)/python tests/fixtures/make_fixtures.py
 
+## The benchmark (issue 5): pipeline vs bare DuckDB vs pandas, full and incremental, medians of 3.
+BENCH_ARGS ?= --sessions 10000000 --repeat 3 --out bench/results/10m.json
+bench: install
+	$(BIN)/python bench/run_benchmark.py $(BENCH_ARGS)
+
 clean:
 	rm -rf data/warehouse reports

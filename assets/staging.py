@@ -22,7 +22,7 @@ import polars as pl
 from assets.ingest.common import first_row, Parsed, RejectedFile, file_sha256
 from assets.ingest.reach import REACH_COLUMNS
 from assets.ingest.hiring import APPLICATION_COLUMNS
-from assets.ingest.visitors import parse_visitors
+from assets.ingest.visitors import parse_visitors, release_visitor_tables
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,7 @@ def ingest_source(
 def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutcome:
     size = path.stat().st_size
     now = datetime.now(timezone.utc).replace(tzinfo=None)
+    registered: list[str] = []
     con.execute("BEGIN")
     try:
         if source == "visitors":
@@ -225,8 +226,9 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
                 schema={"line_number": pl.Int64, "column_name": pl.String, "value": pl.String, "reason": pl.String},
                 orient="row",
             )
-            con.register("_parsed_rows", frame.to_arrow())
-            con.register("_parsed_quarantine", qframe.to_arrow())
+            for name, data in (("_parsed_rows", frame), ("_parsed_quarantine", qframe)):
+                con.register(name, data.to_arrow())
+                registered.append(name)
             rows_sql = "SELECT *, ? AS layout, ? AS source_file, ? AS file_hash FROM _parsed_rows"
             quarantine_sql = "SELECT line_number, column_name, value, reason FROM _parsed_quarantine"
         superseded = [
@@ -245,7 +247,12 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
                 "message = 'replaced by corrected re-export ' || ? WHERE file_hash = ?",
                 [digest, path.name, old],
             )
-        con.execute(f"INSERT INTO {table} BY NAME {rows_sql}", [layout, path.name, digest])
+        inserted = first_row(con.execute(f"INSERT INTO {table} BY NAME {rows_sql}", [layout, path.name, digest]))[0]
+        if inserted != loaded:
+            # Visitors: a session matching two overlapping periods of its campaign is staged twice.
+            raise RejectedFile(path, None, None,
+                               f"line accounting failed: {loaded} readable rows but {inserted} staged "
+                               "(a row matched two overlapping periods of its campaign)")
         con.execute(
             f"INSERT INTO staging.quarantine SELECT ?, ?, ?, line_number, column_name, value, reason, ? "
             f"FROM ({quarantine_sql})",
@@ -269,11 +276,10 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in ("_parsed_rows", "_parsed_quarantine"):
-            try:
-                con.unregister(name)
-            except Exception:  # noqa: BLE001 - not registered on the visitor path
-                pass
+        for name in registered:
+            con.unregister(name)
+        if source == "visitors":
+            release_visitor_tables(con)
     status = "superseding" if superseded else "loaded"
     return FileOutcome(str(path), status, layout, data_lines, loaded, quarantined)
 
@@ -292,9 +298,10 @@ def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> boo
     con.execute("BEGIN")
     try:
         had_history = first_row(con.execute("SELECT count(*) FROM ingest.file_ledger"))[0] > 0
-        for table in ("staging.reach", "staging.sessions", "staging.applications", "staging.quarantine",
-                      "ingest.file_ledger"):
+        for table in ("staging.reach", "staging.sessions", "staging.applications", "staging.quarantine"):
             con.execute(f"DELETE FROM {table}")
+        # A withdrawn export stays withdrawn: its entry keeps it from being parsed again.
+        con.execute("DELETE FROM ingest.file_ledger WHERE status <> 'withdrawn'")
         con.execute("DELETE FROM ingest.reference_version")
         con.execute("INSERT INTO ingest.reference_version VALUES (?)", [version])
         con.execute("COMMIT")
@@ -302,3 +309,59 @@ def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> boo
         con.execute("ROLLBACK")
         raise
     return had_history
+
+
+@dataclass
+class Withdrawal:
+    file_hash: str
+    source: str
+    path: str
+    rows_removed: int
+    quarantine_removed: int
+
+
+def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: datetime | None = None) -> Withdrawal:
+    """Takes a loaded (or rejected) export back out of the warehouse, in one transaction.
+
+    ``export`` is the file's path (its content is hashed, so any copy will do) or
+    the name it was loaded under. Its staged and quarantined rows are deleted and
+    its ledger entry becomes 'withdrawn', so it is not parsed again while it lies
+    in the landing folder; the next run rebuilds the marts without it. Raises
+    ValueError when the export is unknown, ambiguous or already superseded.
+    """
+    path = Path(export)
+    if path.is_file():
+        rows = con.execute(
+            "SELECT file_hash, source, path, status FROM ingest.file_ledger WHERE file_hash = ?", [file_sha256(path)]
+        ).fetchall()
+    else:
+        rows = con.execute(
+            "SELECT file_hash, source, path, status FROM ingest.file_ledger WHERE path = ? OR ends_with(path, ?)",
+            [export, "/" + path.name],
+        ).fetchall()
+    if not rows:
+        raise ValueError(f"{export}: no export with this content or name is in the ledger")
+    if len(rows) > 1:  # a name reused by a corrected re-export: the live one is meant
+        live = [r for r in rows if r[3] in ("loaded", "rejected")]
+        rows = live if len(live) == 1 else rows
+    if len(rows) > 1:
+        listed = ", ".join(f"{r[2]} ({r[3]})" for r in rows)
+        raise ValueError(f"{export}: several exports match ({listed}); give the file's full path")
+    digest, source, loaded_path, status = rows[0]
+    if status not in ("loaded", "rejected"):
+        raise ValueError(f"{export}: this export is {status}, there is nothing to withdraw")
+    stamp = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
+    con.execute("BEGIN")
+    try:
+        removed = first_row(con.execute(f"DELETE FROM {STAGED_TABLE[source]} WHERE file_hash = ?", [digest]))[0]
+        quarantined = first_row(con.execute("DELETE FROM staging.quarantine WHERE file_hash = ?", [digest]))[0]
+        con.execute(
+            "UPDATE ingest.file_ledger SET status = 'withdrawn', message = ? WHERE file_hash = ?",
+            [f"withdrawn {stamp:%Y-%m-%d %H:%M} UTC (was {status}): {reason}", digest],
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    log.info("withdrew %s: %d staged and %d quarantined rows removed", loaded_path, removed, quarantined)
+    return Withdrawal(digest, source, loaded_path, removed, quarantined)

@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--scale", type=int, default=1, help="multiply visitor sessions by N")
     g.add_argument("--sessions", type=int, default=None, help="total visitor sessions (overrides --scale)")
     sub.add_parser("rollback", help="restore the previously published database (run again to undo)")
+    w = sub.add_parser("withdraw", help="take a loaded export back out of the warehouse (then run again)")
+    w.add_argument("export", help="the export's path, or the file name it was loaded under")
+    w.add_argument("--reason", required=True, help="why, kept in the ledger")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run()
@@ -49,7 +52,32 @@ def main(argv: list[str] | None = None) -> int:
         build_reports(settings.published, settings.reports_dir, png=False)
         print(f"rebuilt the report in {settings.reports_dir}")
         return 0
+    if args.command == "withdraw":
+        return withdraw(args.export, args.reason)
     return 2
+
+
+def withdraw(export: str, reason: str) -> int:
+    from assets.staging import connect, ensure_schema, withdraw as withdraw_export
+
+    settings = from_env()
+    if not settings.warehouse.exists():
+        print(f"no warehouse yet at {settings.warehouse}: nothing was loaded", file=sys.stderr)
+        return 1
+    with writer_lock(settings.warehouse_dir):
+        con = connect(settings.warehouse)
+        try:
+            ensure_schema(con)
+            done = withdraw_export(con, export, reason)
+        except ValueError as exc:
+            print(f"cannot withdraw: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            con.close()
+    print(f"withdrew {done.path} ({done.source}): {done.rows_removed:,} staged and "
+          f"{done.quarantine_removed:,} quarantined rows removed")
+    print("run `talent-pipeline run` to publish without it (the published numbers still include it until then)")
+    return 0
 
 
 def run() -> int:

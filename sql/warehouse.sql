@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS ingest.file_ledger (
     data_lines       BIGINT,
     rows_loaded      BIGINT,
     rows_quarantined BIGINT,
-    status           VARCHAR NOT NULL,   -- loaded | rejected | superseded
+    status           VARCHAR NOT NULL,   -- loaded | rejected | superseded | withdrawn (talent-pipeline withdraw)
     message          VARCHAR,            -- why rejected (file, line, column) or what superseded it
     superseded_by    VARCHAR,
     loaded_at        TIMESTAMP NOT NULL,

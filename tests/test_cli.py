@@ -46,6 +46,37 @@ def test_query_is_read_only(published_run):
     assert write.returncode == 1 and "read-only" in write.stderr.lower()
 
 
+def test_withdraw_takes_an_export_out_of_the_next_publication(tmp_path):
+    raw = landing(tmp_path, VALID)
+    env = cli_env(tmp_path, raw, tmp_path / "warehouse")
+    assert talent(env, "run").returncode == 0
+    total = "SELECT sum(result) FROM kpi_scorecard WHERE kpi = 'impressions' AND period = 'all'"
+    before = _published(tmp_path, total)
+    con = duckdb.connect(str(tmp_path / "warehouse" / "warehouse.duckdb"), read_only=True)
+    meta = con.execute("SELECT sum(impressions) FROM staging.reach WHERE source_file = 'meta_decimal_comma.csv' "
+                       "AND campaign_id IS NOT NULL AND period IS NOT NULL").fetchone()[0]
+    con.close()
+    assert meta > 0
+
+    done = talent(env, "withdraw", "meta_decimal_comma.csv", "--reason", "exported from the wrong ad account")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "withdrew" in done.stdout and "staged" in done.stdout
+    assert _published(tmp_path, total) == before  # managers see the old numbers until the next run
+    again = talent(env, "run")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _published(tmp_path, total) == before - meta
+    unknown = talent(env, "withdraw", "nothing_like_it.csv", "--reason", "typo")
+    assert unknown.returncode == 1 and "no export with this content or name" in unknown.stderr
+
+
+def _published(tmp_path, sql):
+    con = duckdb.connect(str(tmp_path / "warehouse" / "published.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
 def test_generate_sample_writes_every_landing_folder(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pipelines.cli", "generate-sample", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -164,3 +164,37 @@ def test_cost_per_outcome():
     costs = marts.cost_per_outcome(make_inputs(reach=reach, visitors=visitors, applications=[hire("h1")]))
     row = costs.filter((pl.col("period") == "all") & (pl.col("channel") == "linkedin")).row(0, named=True)
     assert (row["cost_per_click_eur"], row["cost_per_visitor_eur"], row["cost_per_hire_eur"]) == (5.0, 100.0, 500.0)
+
+
+def test_visitor_counts_in_duckdb_equal_the_polars_rules():
+    """read_inputs counts visitors in DuckDB with bit masks; the counts are those of count_visitors.
+
+    Many periods and a long window, so that masks take several 64-bit words; sessions
+    outside every period, several campaigns, visitors seen in many scopes.
+    """
+    import random
+
+    import duckdb
+
+    rng = random.Random(7)
+    periods = [f"p{i:02d}" for i in range(14)] + [None]
+    channels = list(marts.CHANNELS)
+    rows = []
+    for n in range(4000):
+        campaign = rng.choice(["c1", "c2", "c3", None])
+        user = f"u{rng.randrange(900)}"
+        for _ in range(rng.randint(1, 4)):
+            day = D(2019, 1, 7) + timedelta(days=rng.randrange(700))
+            rows.append((campaign, rng.choice(periods) if campaign != "c3" else None, rng.choice(channels), day, user))
+    sessions = pl.DataFrame(rows, schema={"campaign_id": pl.String, "period": pl.String, "channel": pl.String,
+                                          "event_date": pl.Date, "user_pseudo_id": pl.String}, orient="row")
+    con = duckdb.connect()
+    con.register("sessions_frame", sessions.to_arrow())
+    con.execute("CREATE TABLE sessions AS SELECT * FROM sessions_frame")
+    counted = marts.count_visitors_in_duckdb(con, "sessions")
+    tuples = sessions.with_columns(week_start=pl.col("event_date").dt.truncate("1w")).select(
+        "campaign_id", "period", "channel", "week_start", "user_pseudo_id").unique()
+    expected = marts.count_visitors(tuples)
+    assert counted.weeks["unique_visitors"].max() > 0 and counted.weeks.height > 2 * 64  # several mask words
+    assert counted.scopes.sort(pl.all()).equals(expected.scopes.sort(pl.all()))
+    assert counted.weeks.sort(pl.all()).equals(expected.weeks.sort(pl.all()))

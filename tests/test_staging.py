@@ -128,3 +128,41 @@ def test_a_held_warehouse_lock_is_waited_out(tmp_path):
     assert waited > 0.5  # it did wait for the other writer instead of failing
     assert is_transient(OSError(errno.EBUSY, "busy")) and not is_transient(ValueError("bug"))
     assert not is_transient(OSError(errno.ENOENT, "missing"))
+
+
+def test_sharded_visitor_exports_over_the_same_days_all_load(con, tmp_path):
+    """Two part files of one export cover the same dates: neither supersedes the other."""
+    lines = (FIXTURES / "visitors" / "sessions_valid.csv").read_text().splitlines(keepends=True)
+    part = "".join([lines[0], lines[1], lines[-1]])  # same first and last day in both parts
+    (tmp_path / "part-0000.csv").write_text(part)
+    (tmp_path / "part-0001.csv").write_text(part.replace(",1\n", ",0\n"))
+    os.utime(tmp_path / "part-0000.csv", ns=(1, 1))
+    os.utime(tmp_path / "part-0001.csv", ns=(2, 2))
+    summary = staging.ingest_source(con, "visitors", tmp_path, None)
+    assert [f.status for f in summary.files] == ["loaded", "loaded"]
+    assert rows(con, "SELECT count(*), count(DISTINCT source_file) FROM staging.sessions") == [(4, 2)]
+
+
+def test_a_withdrawn_export_leaves_the_warehouse_and_stays_out(con, parse, tmp_path):
+    kept = _copy("meta_decimal_comma.csv", tmp_path, mtime=1)
+    bad = _copy("linkedin_non_numeric_count.csv", tmp_path, mtime=2)
+    staging.ingest_source(con, "reach", tmp_path, parse)
+    loaded = con.execute("SELECT rows_loaded, rows_quarantined FROM ingest.file_ledger WHERE path = ?",
+                         [str(bad)]).fetchone()
+    assert loaded[1] > 0  # the file has quarantined rows, which must go too
+
+    done = staging.withdraw(con, "linkedin_non_numeric_count.csv", "wrong account exported")
+    assert (done.rows_removed, done.quarantine_removed) == loaded
+    assert rows(con, "SELECT DISTINCT source_file FROM staging.reach") == [(kept.name,)]
+    assert rows(con, "SELECT count(*) FROM staging.quarantine") == [(0,)]
+    assert con.execute("SELECT status, message LIKE '%wrong account exported' FROM ingest.file_ledger "
+                       "WHERE path = ?", [str(bad)]).fetchall() == [("withdrawn", True)]
+    # Still in the landing folder: not parsed again, not even after a reference change re-stages the rest.
+    assert [f.status for f in staging.ingest_source(con, "reach", tmp_path, parse).files] == ["unchanged"] * 2
+    assert staging.reset_if_inputs_changed(con, "v1") is True
+    assert [f.status for f in staging.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded", "unchanged"]
+    assert rows(con, "SELECT DISTINCT source_file FROM staging.reach") == [(kept.name,)]
+    with pytest.raises(ValueError, match="withdrawn, there is nothing to withdraw"):
+        staging.withdraw(con, str(bad), "again")
+    with pytest.raises(ValueError, match="no export with this content or name"):
+        staging.withdraw(con, "never_delivered.csv", "typo")

@@ -1,0 +1,64 @@
+"""The benchmark works end to end at a tiny scale, and the pipeline and both baselines agree.
+
+Not a timed test: bench/run_benchmark.py is run with 20,000 sessions and one repetition; what is
+checked is that every measurement happens and that the three computations of kpi_scorecard (and
+the incremental night against a from-scratch computation) give the same numbers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_the_three_agree(tmp_path):
+    out = tmp_path / "results" / "tiny.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run_benchmark.py"), "--sessions", "20000", "--repeat", "1",
+         "--out", str(out), "--workdir", str(tmp_path / "work"), "--skip", "gx_import"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, f"benchmark failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    report = json.loads(out.read_text())
+    assert report["agreement"]["ok"], report["agreement"]["problems"]
+    assert set(report["agreement"]["compared"]) == {"pipeline_full", "duckdb", "pandas", "pipeline_incremental",
+                                                    "duckdb_with_extra_day"}
+    for kind in ("full", "incremental", "duckdb", "pandas"):
+        assert report["medians"][kind]["wall_s"] > 0 and report["medians"][kind]["max_rss_mib"] > 0
+    assert {"full_vs_duckdb_time", "full_vs_pandas_time", "incremental_vs_full_time"} <= set(report["ratios"])
+    assert report["machine"]["cpu_count"] and report["machine"]["duckdb"]
+    rows = {(c, k, p): r for c, k, p, r in report["kpi_scorecard"]}
+    kpis = {k for c, k, p in rows if c == "microbiome_signature" and p == "all" and rows[(c, k, p)]}
+    assert kpis == {"impressions", "clicks", "unique_visitors", "applications", "international_hires",
+                    "organisations_involved", "organisations_established"}  # every KPI was computed, not empty
+    assert "| bare DuckDB script |" in out.with_suffix(".md").read_text()
+
+
+def test_a_disagreement_is_reported_with_its_scope():
+    compare = _module("run_benchmark").compare
+    same = [["c1", "impressions", "all", 10], ["c1", "unique_visitors", "p1", None]]
+    assert compare({"pipeline": same, "duckdb": [list(r) for r in same]}) == []
+    problems = compare({
+        "pipeline": same,
+        "duckdb": [["c1", "impressions", "all", 11], ["c1", "unique_visitors", "p1", 0]],
+        "pandas": [["c1", "impressions", "all", 10]],
+    })
+    assert problems == [
+        "c1 x impressions x all: pipeline=10, duckdb=11, pandas=10",
+        "c1 x unique_visitors x p1: pipeline=None, duckdb=0, pandas=(no row)",
+    ]
