@@ -111,6 +111,9 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
     Changing any of them (or the PII key) re-stages every export, since staged
     rows carry attribution computed from them.
     """
+    from assets.checks import warm_up_in_background  # checks import this module
+
+    warm_up_in_background()  # the first run step: GX's import overlaps the loads
     with warehouse(store, context) as (con, settings):
         folder = settings.raw_dir / "reference"
         frames = read_reference(folder)

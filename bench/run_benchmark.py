@@ -152,7 +152,7 @@ def step_seconds(dagster_home: Path, run_id: str) -> dict[str, float]:
 
 
 def is_check_step(step: str) -> bool:
-    return step.endswith(("_expectation_suite", "_reconciles_with_staging")) or "_check" in step
+    return step.endswith(("_expectation_suite", "_reconciles_with_staging", "quality_gate")) or "_check" in step
 
 
 # --- comparing ----------------------------------------------------------------------------------

@@ -60,3 +60,37 @@ def test_bad_export_blocks_publication_and_keeps_the_published_bytes(published, 
     recovered = talent(env, "run")
     assert recovered.returncode == 0, recovered.stdout
     assert digest(published_file) != before
+
+
+def test_a_failed_mart_check_blocks_publication_within_the_run(tmp_path, pipeline_env, monkeypatch):
+    """The marts' checks run in one step but stay separate blocking checks: one failure stops publication,
+    the other marts' checks still report, and the audit names the failure."""
+    import dagster as dg
+
+    from assets import checks
+
+    real = checks.validate_table
+
+    def funnel_fails(con, table_name):
+        outcomes = real(con, table_name)
+        if table_name != "marts.funnel":
+            return outcomes
+        return [*outcomes, checks.ExpectationOutcome(table_name, "expect_test_failure", "value", "made to fail",
+                                                     False, 1, ("x",), "marts.funnel: made to fail")]
+
+    monkeypatch.setattr(checks, "validate_table", funnel_fails)
+    result = pipeline_env(landing(tmp_path, VALID))
+    evaluations = {
+        (e.asset_check_evaluation_data.asset_key.to_user_string(), e.asset_check_evaluation_data.check_name):
+            e.asset_check_evaluation_data.passed
+        for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    assert evaluations[("marts/funnel", checks.SUITE_CHECK)] is False
+    assert evaluations[("marts/kpi_scorecard", checks.SUITE_CHECK)] is True
+    assert evaluations[("marts/funnel", checks.RECONCILIATION_CHECK)] is True
+    materialised = {e.asset_key.to_user_string() for e in result.all_events
+                    if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION}
+    assert "marts/funnel" in materialised and "published_database" not in materialised
+    assert not pipeline_env.published.exists()
+    assert query(pipeline_env.warehouse, "SELECT table_name, message FROM audit.check_results WHERE NOT passed") == [
+        ("marts.funnel", "marts.funnel: made to fail")]
