@@ -46,6 +46,9 @@ from pipelines.resources import TalentStore
 
 log = logging.getLogger(__name__)
 
+# Set on import, in the main thread, before anything can import Great Expectations.
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+
 SUITE_CHECK = "expectation_suite"
 RECONCILIATION_CHECK = "reconciles_with_staging"
 
@@ -573,7 +576,8 @@ def _gx_parts():
 
 
 def _build_gx():
-    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    if os.environ.get("GX_ANALYTICS_ENABLED") != "false":  # set when this module was imported
+        raise RuntimeError("GX_ANALYTICS_ENABLED must be 'false' before Great Expectations is imported")
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig

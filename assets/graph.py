@@ -108,8 +108,8 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
     """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
 
     Grain: one row per campaign / campaign period / organisation / target / currency.
-    Changing any of them (or the PII key) re-stages every export, since staged
-    rows carry attribution computed from them.
+    Changing any of them (or the PII key, or staging.STAGING_RULES_VERSION)
+    re-stages every export, since staged rows carry attribution computed from them.
     """
     from assets.checks import warm_up_in_background  # checks import this module
 
@@ -121,6 +121,7 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
         for path in sorted(folder.glob("*.csv")):
             digest.update(path.name.encode() + path.read_bytes())
         digest.update(settings.key_fingerprint().encode())
+        digest.update(staging.STAGING_RULES_VERSION.encode())
         counts = staging.load_reference(con, frames)
         restaged = staging.reset_if_inputs_changed(con, digest.hexdigest())
         if restaged:

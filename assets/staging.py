@@ -10,6 +10,8 @@ the same transaction that inserts its own.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,13 +70,20 @@ _SCHEMAS = {
 assert tuple(_SCHEMAS["reach"]) == REACH_COLUMNS and tuple(_SCHEMAS["hiring"]) == APPLICATION_COLUMNS
 
 
+# DuckDB's buffer pool for the pipeline's writing connections; beyond it DuckDB spills to disk
+# (next to the warehouse). Its default, 80% of RAM, let a night at 10M sessions hold 2.8 GiB.
+MEMORY_LIMIT_ENV = "TALENT_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1500MB"
+
+
 def connect(path: Path, read_only: bool = False, attempts: int = 20) -> duckdb.DuckDBPyConnection:
     """Opens a DuckDB file, waiting out another process's lock instead of failing at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    config = {} if read_only else {"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT}
     delay = 0.1
     for attempt in range(attempts):
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or attempt == attempts - 1:
                 raise
@@ -284,6 +293,12 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
     return FileOutcome(str(path), status, layout, data_lines, loaded, quarantined)
 
 
+# Bumped when parsing or attribution rules change how existing exports are staged (the ledger
+# key, line accounting): the next run re-stages everything once, like a reference change.
+# 2: visitor export keys include the file name; empty lines are not data lines.
+STAGING_RULES_VERSION = "2"
+
+
 def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> bool:
     """Re-stages everything when reference data or the PII key changed.
 
@@ -318,19 +333,26 @@ class Withdrawal:
     path: str
     rows_removed: int
     quarantine_removed: int
+    restored: tuple[str, ...] = ()  # exports it had superseded, parsed again by the next run
 
 
 def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: datetime | None = None) -> Withdrawal:
     """Takes a loaded (or rejected) export back out of the warehouse, in one transaction.
 
-    ``export`` is the file's path (its content is hashed, so any copy will do) or
-    the name it was loaded under. Its staged and quarantined rows are deleted and
+    ``export`` is the file's path (its content is hashed, so any copy will do),
+    the name it was loaded under, or its SHA-256 (8 or more leading characters).
+    Exports it had superseded are forgotten by the ledger, so the next run loads
+    them again if they are still in the landing folder. Its staged and quarantined rows are deleted and
     its ledger entry becomes 'withdrawn', so it is not parsed again while it lies
     in the landing folder; the next run rebuilds the marts without it. Raises
     ValueError when the export is unknown, ambiguous or already superseded.
     """
     path = Path(export)
-    if path.is_file():
+    if re.fullmatch(r"[0-9a-f]{8,64}", export) and not path.exists():
+        rows = con.execute(
+            "SELECT file_hash, source, path, status FROM ingest.file_ledger WHERE starts_with(file_hash, ?)", [export]
+        ).fetchall()
+    elif path.is_file():
         rows = con.execute(
             "SELECT file_hash, source, path, status FROM ingest.file_ledger WHERE file_hash = ?", [file_sha256(path)]
         ).fetchall()
@@ -345,8 +367,8 @@ def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: date
         live = [r for r in rows if r[3] in ("loaded", "rejected")]
         rows = live if len(live) == 1 else rows
     if len(rows) > 1:
-        listed = ", ".join(f"{r[2]} ({r[3]})" for r in rows)
-        raise ValueError(f"{export}: several exports match ({listed}); give the file's full path")
+        listed = ", ".join(f"{r[0][:12]} {r[2]} ({r[3]})" for r in rows)
+        raise ValueError(f"{export}: several exports match ({listed}); give the file's hash (12 characters will do)")
     digest, source, loaded_path, status = rows[0]
     if status not in ("loaded", "rejected"):
         raise ValueError(f"{export}: this export is {status}, there is nothing to withdraw")
@@ -355,6 +377,12 @@ def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: date
     try:
         removed = first_row(con.execute(f"DELETE FROM {STAGED_TABLE[source]} WHERE file_hash = ?", [digest]))[0]
         quarantined = first_row(con.execute("DELETE FROM staging.quarantine WHERE file_hash = ?", [digest]))[0]
+        # What this export replaced is no longer replaced: forgetting those entries makes the
+        # next run parse them again if they are still in the landing folder.
+        restored = [r[0] for r in con.execute(
+            "DELETE FROM ingest.file_ledger WHERE superseded_by = ? AND status = 'superseded' RETURNING path",
+            [digest],
+        ).fetchall()]
         con.execute(
             "UPDATE ingest.file_ledger SET status = 'withdrawn', message = ? WHERE file_hash = ?",
             [f"withdrawn {stamp:%Y-%m-%d %H:%M} UTC (was {status}): {reason}", digest],
@@ -364,4 +392,4 @@ def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: date
         con.execute("ROLLBACK")
         raise
     log.info("withdrew %s: %d staged and %d quarantined rows removed", loaded_path, removed, quarantined)
-    return Withdrawal(digest, source, loaded_path, removed, quarantined)
+    return Withdrawal(digest, source, loaded_path, removed, quarantined, tuple(restored))

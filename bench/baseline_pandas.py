@@ -203,7 +203,7 @@ def sessions(raw: Path, ref: Reference) -> pd.DataFrame:
     frames = []
     for path in files_in(raw / "visitors", (".csv", ".csv.gz", ".parquet")):
         if path.name.lower().endswith(".parquet"):
-            frames.append(pd.read_parquet(path, columns=columns).astype(str))
+            frames.append(pd.read_parquet(path, columns=columns).fillna("").astype(str))  # NULL as empty, as CSV
         else:
             frames.append(pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False))
     s = pd.concat(frames, ignore_index=True)

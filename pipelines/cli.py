@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def withdraw(export: str, reason: str) -> int:
+    import duckdb
+
     from assets.staging import connect, ensure_schema, withdraw as withdraw_export
 
     settings = from_env()
@@ -65,7 +67,12 @@ def withdraw(export: str, reason: str) -> int:
         print(f"no warehouse yet at {settings.warehouse}: nothing was loaded", file=sys.stderr)
         return 1
     with writer_lock(settings.warehouse_dir):
-        con = connect(settings.warehouse)
+        try:
+            con = connect(settings.warehouse)
+        except duckdb.IOException as exc:
+            print(f"cannot withdraw: the warehouse is busy ({exc}); try again when the run has finished",
+                  file=sys.stderr)
+            return 1
         try:
             ensure_schema(con)
             done = withdraw_export(con, export, reason)
@@ -76,6 +83,8 @@ def withdraw(export: str, reason: str) -> int:
             con.close()
     print(f"withdrew {done.path} ({done.source}): {done.rows_removed:,} staged and "
           f"{done.quarantine_removed:,} quarantined rows removed")
+    for path in done.restored:
+        print(f"  {path} is no longer superseded: the next run loads it again if it is still in the landing folder")
     print("run `talent-pipeline run` to publish without it (the published numbers still include it until then)")
     return 0
 

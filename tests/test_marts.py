@@ -195,6 +195,7 @@ def test_visitor_counts_in_duckdb_equal_the_polars_rules():
     tuples = sessions.with_columns(week_start=pl.col("event_date").dt.truncate("1w")).select(
         "campaign_id", "period", "channel", "week_start", "user_pseudo_id").unique()
     expected = marts.count_visitors(tuples)
-    assert counted.weeks["unique_visitors"].max() > 0 and counted.weeks.height > 2 * 64  # several mask words
+    weeks_per_campaign = counted.weeks.group_by("campaign_id").len()["len"].max()
+    assert counted.weeks["unique_visitors"].max() > 0 and weeks_per_campaign > 64  # one campaign, two mask words
     assert counted.scopes.sort(pl.all()).equals(expected.scopes.sort(pl.all()))
     assert counted.weeks.sort(pl.all()).equals(expected.weeks.sort(pl.all()))

@@ -166,3 +166,21 @@ def test_a_withdrawn_export_leaves_the_warehouse_and_stays_out(con, parse, tmp_p
         staging.withdraw(con, str(bad), "again")
     with pytest.raises(ValueError, match="no export with this content or name"):
         staging.withdraw(con, "never_delivered.csv", "typo")
+
+
+def test_withdrawing_a_correction_brings_back_what_it_replaced(con, parse, tmp_path):
+    original = _copy("meta_decimal_comma.csv", tmp_path, "meta_sept.csv", mtime=1)
+    staging.ingest_source(con, "reach", tmp_path, parse)
+    corrected = tmp_path / "meta_sept_corrected.csv"
+    corrected.write_bytes(original.read_bytes().replace(b"12 345", b"12 400"))
+    os.utime(corrected, ns=(2, 2))
+    staging.ingest_source(con, "reach", tmp_path, parse)
+    digest = con.execute("SELECT file_hash FROM ingest.file_ledger WHERE status = 'loaded'").fetchone()[0]
+
+    done = staging.withdraw(con, digest[:12], "the correction was wrong")  # by hash prefix
+    assert done.path == str(corrected) and done.restored == (str(original),)
+    assert rows(con, "SELECT count(*) FROM staging.reach") == [(0,)]
+    again = staging.ingest_source(con, "reach", tmp_path, parse)
+    assert [f.status for f in again.files] == ["loaded", "unchanged"]
+    assert rows(con, "SELECT sum(impressions), any_value(source_file) FROM staging.reach") == [(12345 + 1000,
+                                                                                               "meta_sept.csv")]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from assets.ingest.common import first_row, Layout, RejectedFile, decode, normalise_header, sniff_delimiter
 
@@ -131,10 +132,12 @@ def _count_data_lines(path: Path) -> _LineScan:
             for block in iter(lambda: fh.read(1 << 22), b""):
                 data = carry + block
                 if b"\n\n" in data or b"\n\r\n" in data:
-                    base = newlines - carry.count(b"\n")  # newlines before data[0]
+                    counted, position = newlines - carry.count(b"\n"), 0  # newlines before data[position]
                     for match in _BLANK.finditer(data):
+                        counted += data.count(b"\n", position, match.start())
+                        position = match.start()
                         if match.end() >= len(carry):  # its closing newline is new, so not counted before
-                            blanks.append(base + data.count(b"\n", 0, match.start()) + 2)
+                            blanks.append(counted + 2)
                 newlines += block.count(b"\n")
                 carry = data[-2:]
                 last = block[-1:]
@@ -328,8 +331,13 @@ def _numbered(con: duckdb.DuckDBPyConnection, line_offset: int, first_rowid: int
     """SQL for _visitor_typed with each record's physical line number (empty lines in the file skipped)."""
     if not shifts:
         return f"SELECT *, rowid + {line_offset} AS line_number FROM _visitor_typed"
-    con.execute("CREATE TEMP TABLE _visitor_line_shift (first_record BIGINT, shift BIGINT)")
-    con.executemany("INSERT INTO _visitor_line_shift VALUES (?, ?)", shifts)
+    table = pa.table({"first_record": pa.array([s[0] for s in shifts], pa.int64()),
+                      "shift": pa.array([s[1] for s in shifts], pa.int64())})
+    con.register("_visitor_line_shift_arrow", table)
+    try:
+        con.execute("CREATE TEMP TABLE _visitor_line_shift AS SELECT * FROM _visitor_line_shift_arrow")
+    finally:
+        con.unregister("_visitor_line_shift_arrow")
     return (
         f"SELECT t.*, t.rowid + {line_offset} + coalesce(s.shift, 0) AS line_number "
         f"FROM (SELECT *, rowid, rowid - {first_rowid} AS record FROM _visitor_typed) t "
