@@ -56,12 +56,18 @@ def test_second_night_parses_nothing_unchanged(con, parse, tmp_path):
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(2,)]
 
 
-def test_corrected_reexport_replaces_the_earlier_rows(con, parse, tmp_path):
+def _load_then_correct(con, parse, tmp_path):
+    """Loads meta_sept.csv, then lands a corrected re-export of it (not yet loaded)."""
     original = _copy("meta_decimal_comma.csv", tmp_path, "meta_sept.csv", mtime=1)
     staging.ingest_source(con, "reach", tmp_path, parse)
     corrected = tmp_path / "meta_sept_corrected.csv"
     corrected.write_bytes(original.read_bytes().replace(b"12 345", b"12 400"))
     os.utime(corrected, ns=(2, 2))
+    return original, corrected
+
+
+def test_corrected_reexport_replaces_the_earlier_rows(con, parse, tmp_path):
+    _load_then_correct(con, parse, tmp_path)
     summary = staging.ingest_source(con, "reach", tmp_path, parse)
     assert [f.status for f in summary.files] == ["unchanged", "superseding"]
     assert rows(con, "SELECT sum(impressions), count(DISTINCT source_file) FROM staging.reach") == [(12400 + 1000, 1)]
@@ -169,11 +175,7 @@ def test_a_withdrawn_export_leaves_the_warehouse_and_stays_out(con, parse, tmp_p
 
 
 def test_withdrawing_a_correction_brings_back_what_it_replaced(con, parse, tmp_path):
-    original = _copy("meta_decimal_comma.csv", tmp_path, "meta_sept.csv", mtime=1)
-    staging.ingest_source(con, "reach", tmp_path, parse)
-    corrected = tmp_path / "meta_sept_corrected.csv"
-    corrected.write_bytes(original.read_bytes().replace(b"12 345", b"12 400"))
-    os.utime(corrected, ns=(2, 2))
+    original, corrected = _load_then_correct(con, parse, tmp_path)
     staging.ingest_source(con, "reach", tmp_path, parse)
     digest = con.execute("SELECT file_hash FROM ingest.file_ledger WHERE status = 'loaded'").fetchone()[0]
 
