@@ -341,11 +341,12 @@ def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: date
 
     ``export`` is the file's path (its content is hashed, so any copy will do),
     the name it was loaded under, or its SHA-256 (8 or more leading characters).
-    Exports it had superseded are forgotten by the ledger, so the next run loads
-    them again if they are still in the landing folder. Its staged and quarantined rows are deleted and
-    its ledger entry becomes 'withdrawn', so it is not parsed again while it lies
-    in the landing folder; the next run rebuilds the marts without it. Raises
-    ValueError when the export is unknown, ambiguous or already superseded.
+    Its staged and quarantined rows are deleted and its ledger entry becomes
+    'withdrawn', so it is not parsed again while it lies in the landing folder;
+    the next run rebuilds the marts without it. Exports it had superseded are
+    forgotten by the ledger, so the next run loads them again if they are still
+    in the landing folder. Raises ValueError when the export is unknown,
+    ambiguous or already superseded or withdrawn.
     """
     path = Path(export)
     if re.fullmatch(r"[0-9a-f]{8,64}", export) and not path.exists():
