@@ -38,9 +38,9 @@ import dagster as dg
 import pandas as pd
 
 from assets import staging
-from assets.graph import MART_TABLES, staged_applications, staged_reach, staged_sessions
+from assets.graph import staged_applications, staged_reach, staged_sessions
 from assets.ingest.hiring import STAGES as APPLICATION_STAGES
-from assets.marts import AD_CHANNELS, ALL, CHANNELS, KPIS, REACH_KEY
+from assets.marts import AD_CHANNELS, ALL, CHANNELS, KPIS, MART_TABLES, REACH_KEY
 from assets.marts import STAGES as FUNNEL_STAGES
 from pipelines.resources import TalentStore
 

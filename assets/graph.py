@@ -18,7 +18,7 @@ from assets.ingest.common import first_row
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
-from assets.marts import build_marts, read_inputs
+from assets.marts import MART_TABLES, build_marts, read_inputs
 from assets.report import REPORT_ASSETS
 from pipelines.resources import TalentStore
 
@@ -28,16 +28,6 @@ OWNERS = ["team:data"]
 # and a failed data-quality check is a check result, so it is never retried.
 MAX_RETRIES = 3
 TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EIO, errno.ETIMEDOUT, errno.ESTALE}
-MART_TABLES = (
-    "kpi_scorecard",
-    "funnel",
-    "hires_vs_target",
-    "hires_over_time",
-    "cost_per_outcome",
-    "weekly_reach",
-    "campaigns",
-    "campaign_periods",
-)
 
 
 def is_transient(exc: BaseException) -> bool:

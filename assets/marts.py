@@ -438,6 +438,19 @@ def cost_per_outcome(inputs: MartInputs, values: pl.DataFrame | None = None) -> 
     ).sort("campaign_id", "period", "channel")
 
 
+# The marts build_marts returns: what the warehouse keeps in marts.* and publication copies.
+MART_TABLES = (
+    "kpi_scorecard",
+    "funnel",
+    "hires_vs_target",
+    "hires_over_time",
+    "cost_per_outcome",
+    "weekly_reach",
+    "campaigns",
+    "campaign_periods",
+)
+
+
 def build_marts(inputs: MartInputs) -> dict[str, pl.DataFrame]:
     """Every published mart, computed from one set of inputs."""
     apps = dedupe_applications(inputs.applications)

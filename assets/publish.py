@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from assets.ingest.common import first_row
+from assets.marts import MART_TABLES
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PUBLISHED = "published.duckdb"
@@ -29,16 +30,8 @@ PREVIOUS = "published.previous.duckdb"
 # Written in an older storage format so that older DuckDB clients (the duckdb
 # CLI on PyPI is 1.5.x) can open it; DuckDB 2.0 reads it natively.
 STORAGE_VERSION = "v1.2.0"
-PUBLISHED_TABLES = (
-    "campaigns",
-    "campaign_periods",
-    "kpi_scorecard",
-    "funnel",
-    "hires_vs_target",
-    "hires_over_time",
-    "cost_per_outcome",
-    "weekly_reach",
-)
+PUBLISHED_TABLES = MART_TABLES  # copied as the marts built them
+PUBLICATION_TABLE = "publication"  # one row: which run published, and what it loaded
 
 
 @dataclass
@@ -119,7 +112,7 @@ def audit_candidate(candidate: Path, con: duckdb.DuckDBPyConnection) -> list[str
         comments = reader.execute(
             "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = 'main' AND comment IS NULL AND table_name IN "
-            f"({', '.join(repr(t) for t in PUBLISHED_TABLES + ('publication',))})"
+            f"({', '.join(repr(t) for t in (*PUBLISHED_TABLES, PUBLICATION_TABLE))})"
         ).fetchall()
         problems += [f"{t}.{c}: no COMMENT (data dictionary)" for t, c in comments]
     finally:

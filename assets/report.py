@@ -53,6 +53,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from assets.publish import PUBLICATION_TABLE, PUBLISHED_TABLES
 from pipelines.resources import TalentStore
 
 ALL = "all"
@@ -129,17 +130,6 @@ CHART_IDS = {
     "cost_per_hire": "chart-cost-per-hire",
 }
 NO_EXPORTS_TEXT = "No exports have been loaded for this campaign yet"
-PUBLISHED_TABLES = (
-    "campaigns",
-    "campaign_periods",
-    "kpi_scorecard",
-    "funnel",
-    "hires_vs_target",
-    "hires_over_time",
-    "cost_per_outcome",
-    "weekly_reach",
-    "publication",
-)
 # System fonts only: a web font would be a request leaving the page.
 FONT = "Arial, Helvetica, sans-serif"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -168,7 +158,7 @@ def read_published(published_path: Path) -> dict[str, pl.DataFrame]:
         raise FileNotFoundError(f"{published_path}: no published database yet; run `talent-pipeline run` first")
     con = duckdb.connect(str(published_path), read_only=True)
     try:
-        return {name: con.sql(f"SELECT * FROM {name}").pl() for name in PUBLISHED_TABLES}
+        return {name: con.sql(f"SELECT * FROM {name}").pl() for name in (*PUBLISHED_TABLES, PUBLICATION_TABLE)}
     finally:
         con.close()
 

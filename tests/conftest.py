@@ -18,6 +18,20 @@ def attribution() -> Attribution:
     return Attribution(read_reference(FIXTURES / "reference"))
 
 
+@pytest.fixture
+def con():
+    """An in-memory warehouse with the schema and the fixture reference data loaded."""
+    import duckdb
+
+    from assets import staging
+
+    c = duckdb.connect()
+    staging.ensure_schema(c)
+    staging.load_reference(c, read_reference(FIXTURES / "reference"))
+    yield c
+    c.close()
+
+
 def landing(tmp_path: Path, files: dict[str, list[str]], reference: Path = FIXTURES / "reference") -> Path:
     """A raw folder holding the fixture reference data and the named fixture files per source."""
     raw = tmp_path / "raw"

@@ -5,25 +5,14 @@ from __future__ import annotations
 import gzip
 import shutil
 
-import duckdb
 import pytest
 
 from assets import staging
 from assets.ingest.common import RejectedFile
-from assets.ingest.reference import read_reference
 from assets.ingest.visitors import parse_visitors
 from conftest import FIXTURES
 
 VISITORS = FIXTURES / "visitors"
-
-
-@pytest.fixture
-def con():
-    c = duckdb.connect()
-    staging.ensure_schema(c)
-    staging.load_reference(c, read_reference(FIXTURES / "reference"))
-    yield c
-    c.close()
 
 
 def test_sessions_get_channel_campaign_and_period(con):

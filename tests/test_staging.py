@@ -5,22 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 
-import duckdb
 import pytest
 
 from assets import staging
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
 from conftest import FIXTURES
-
-
-@pytest.fixture
-def con():
-    c = duckdb.connect()
-    staging.ensure_schema(c)
-    staging.load_reference(c, read_reference(FIXTURES / "reference"))
-    yield c
-    c.close()
 
 
 @pytest.fixture
