@@ -57,6 +57,8 @@ PRIVATE = frozenset({"candidate_key", "user_pseudo_id", "application_key"})
 # Where an example row came from; file_hash is implied by source_file, so it is not repeated.
 FILE_LOCATION = ("source_file", "line_number")
 MAX_EXAMPLES = 5
+# In a profiled frame (Suite.profile) each row stands for this many table rows.
+WEIGHT = "_rows"
 # Failing row indices asked from GX: enough to find five distinct examples.
 INDEX_SAMPLE = 200
 # String columns with few distinct values: read as pandas categoricals to save memory on large tables.
@@ -196,6 +198,11 @@ class Suite:
     rules: Callable[[Reference], list[Rule]]
     derived: dict[str, Derived] = field(default_factory=dict)
     unique_show: tuple[str, ...] = ()  # what illustrates a duplicate when the key itself is private
+    # High-cardinality columns of a large table. In the warehouse its rows are validated as their
+    # profile: one row per distinct combination of the other columns the rules read, with these
+    # reduced to whether they are null (and one of their values), weighted by WEIGHT. Every row-wise
+    # rule gives the same verdict, failing-row count and examples as on the rows themselves.
+    profile: tuple[str, ...] = ()
 
     def all_rules(self, ref: Reference) -> list[Rule]:
         schema = [
@@ -271,7 +278,8 @@ def _rows_where(predicate: Callable[[pd.DataFrame], pd.Series], needs: tuple[str
     """The rows ``predicate`` selects, with only the columns the rules on them read (large tables)."""
 
     def build(rows: pd.DataFrame, _ref: Reference) -> pd.DataFrame:
-        return rows.loc[predicate(rows), [c for c in dict.fromkeys((*needs, *FILE_LOCATION)) if c in rows.columns]]
+        keep = dict.fromkeys((*needs, *FILE_LOCATION, WEIGHT))
+        return rows.loc[predicate(rows), [c for c in keep if c in rows.columns]]
 
     return Derived(build, needs)
 
@@ -280,7 +288,8 @@ def _period_bounds(date_column: str) -> Derived:
     """Rows with a period, beside that period's start and end (null when the campaign has no such period)."""
 
     def build(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame:
-        dated = rows.loc[rows["period"].notna(), ["campaign_id", "period", date_column, *FILE_LOCATION]]
+        keep = ["campaign_id", "period", date_column, *FILE_LOCATION, *([WEIGHT] if WEIGHT in rows.columns else [])]
+        dated = rows.loc[rows["period"].notna(), keep]
         bounds = ref.periods.rename(columns={"start_date": "period_start", "end_date": "period_end"})
         return dated.merge(bounds, on=["campaign_id", "period"], how="left")
 
@@ -524,6 +533,7 @@ SUITES: dict[str, Suite] = {
         unique_show=("event_date",),
         location=FILE_LOCATION,
         rules=_session_rules,
+        profile=("user_pseudo_id", "ga_session_id", "line_number"),
         derived={
             "with_period": _rows_where(lambda r: r["period"].notna(), ("campaign_id", "period")),
             "period_bounds": _period_bounds("event_date"),
@@ -630,9 +640,10 @@ def _run_gx(frame: pd.DataFrame, rules: Sequence[Rule]) -> dict[int, object]:
             out[i] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     if len(out) < len(rules):
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(
-            suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": INDEX_SAMPLE}
-        )
+        # A profile's failing rows are weighted, so every failing index is needed (a profile is small).
+        result_format = ({"result_format": "COMPLETE"} if WEIGHT in frame.columns
+                         else {"result_format": "SUMMARY", "partial_unexpected_count": INDEX_SAMPLE})
+        result = batch.validate(suite, result_format=result_format)
         out.update({r.expectation_config.meta["rule"]: r for r in result.results})
     return out
 
@@ -691,13 +702,22 @@ def _outcome(table: str, rule: Rule, result, frame: pd.DataFrame | None, locatio
     res = result.result or {}
     failed = res.get("unexpected_count")
     total = res.get("element_count")
+    indices = res.get("partial_unexpected_index_list") or []
+    if frame is not None and WEIGHT in frame.columns and total is not None:
+        # A profile row stands for WEIGHT table rows: count those, not the profile's rows.
+        indices = res.get("unexpected_index_list") or []
+        total = int(frame[WEIGHT].sum())
+        if failed is not None:
+            failed = int(frame.loc[frame.index.isin(indices), WEIGHT].sum())
+    if rule.on == "shared_keys":
+        total = None  # only the rows that share a key were read; the table's size is not known here
     if result.success:
-        scope = f" on all {total:,} rows" if total is not None else ""
+        scope = (f" on all {total:,} rows" if total is not None
+                 else ": no two rows share a key" if rule.on == "shared_keys" else "")
         return ExpectationOutcome(table, expectation, column, rule.rule, True, failed if failed is not None else 0,
                                   (), f"{subject}: {expectation} ({rule.rule}) passed{scope}")
     if failed is not None:
-        examples = _examples(frame, res.get("partial_unexpected_index_list") or [], rule.show or rule.columns,
-                             location)
+        examples = _examples(frame, indices, rule.show or rule.columns, location)
         what = f"{failed:,} of {total:,} rows fail" if total is not None else f"{failed:,} rows fail"
     else:
         # Table-level expectations (columns, dtypes) report what they observed, not rows.
@@ -743,13 +763,21 @@ def _run_rules(table: str, frames: dict[str, Callable[[], pd.DataFrame]], rules:
     return [outcomes[i] for i in range(len(rules))]
 
 
+def _is_key_rule(rule: Rule) -> bool:
+    return rule.on == "rows" and rule.expectation in ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")
+
+
 def validate(table_name: str, frame: pd.DataFrame, reference: Reference,
-             schema_frame: pd.DataFrame | None = None) -> list[ExpectationOutcome]:
+             schema_frame: pd.DataFrame | None = None,
+             key_frame: pd.DataFrame | None = None) -> list[ExpectationOutcome]:
     """Runs ``table_name``'s suite on ``frame``: one outcome per expectation, in suite order.
 
-    ``frame`` needs the columns the value rules read (``SUITES[t].needed_columns``);
+    ``frame`` needs the columns the value rules read (``SUITES[t].needed_columns``),
+    or is their profile (``profile_frames``, weighted by WEIGHT);
     ``schema_frame`` (default: ``frame``) is checked for every column and its type.
     A sample of a DuckDB table serves: its dtypes come from the column types.
+    ``key_frame`` (with a profile) holds the rows whose key another row shares: the
+    key rule runs on them, which fails exactly the rows it fails on the whole table.
     """
     suite = SUITES[table_name]
     if not frame.index.is_unique:
@@ -760,7 +788,12 @@ def validate(table_name: str, frame: pd.DataFrame, reference: Reference,
     for name, derived in suite.derived.items():
         frames[name] = lambda d=derived: d.build(frame, reference)
         locations[name] = suite.location if derived.location is None else derived.location
-    return _run_rules(table_name, frames, suite.all_rules(reference), locations)
+    rules = suite.all_rules(reference)
+    if key_frame is not None:
+        rules = [replace(r, on="shared_keys") if _is_key_rule(r) else r for r in rules]
+        frames["shared_keys"] = lambda: key_frame.reset_index(drop=True)
+        locations["shared_keys"] = suite.location
+    return _run_rules(table_name, frames, rules, locations)
 
 
 # --- reconciliation of marts with staging ------------------------------------------------
@@ -1059,6 +1092,52 @@ def _merge(table_name: str, chunks: list[list[ExpectationOutcome]]) -> list[Expe
     return merged
 
 
+def profile_frames(con, table_name: str, reference: Reference,
+                   where: str = "true") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(the rows' profile, the rows whose key another row shares, a schema sample) of a profiled table.
+
+    The profile has one row per distinct combination of the columns the rules
+    read, the suite's ``profile`` columns reduced to null or not (keeping their
+    smallest value, and the first line_number), with WEIGHT rows behind it: ten
+    million sessions become tens of thousands of rows, computed by DuckDB where
+    they are stored, so Great Expectations judges every value without moving them.
+    """
+    suite = SUITES[table_name]
+    schema_name, table = table_name.split(".")
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema_name, table],
+        ).fetchall()
+    }
+    columns = [c for c in suite.needed_columns(reference) if c in present]
+    select, flags = [], []
+    for c in columns:
+        if c in suite.profile:
+            select.append(f'min("{c}") AS "{c}"')
+            flags.append(f'("{c}" IS NULL) AS "_{c}_is_null"')
+        else:
+            select.append(f'"{c}"')
+    profile = to_pandas(
+        con,
+        f"SELECT {', '.join(select + flags)}, count(*) AS {WEIGHT} FROM {table_name} WHERE {where} "
+        f"GROUP BY ALL ORDER BY ALL",
+        categorical=LOW_CARDINALITY,
+    )
+    profile = profile.drop(columns=[c for c in profile.columns if c.startswith("_") and c.endswith("_is_null")])
+    key = ", ".join(f'"{c}"' for c in suite.unique)
+    shown = [c for c in dict.fromkeys((*suite.unique, *suite.unique_show, *suite.location)) if c in present]
+    shared = to_pandas(
+        con,
+        f"SELECT {', '.join(chr(34) + c + chr(34) for c in shown)} FROM {table_name} WHERE {where} "
+        f"QUALIFY count(*) OVER (PARTITION BY {key}) > 1 ORDER BY ALL",
+        categorical=LOW_CARDINALITY,
+    )
+    sample = to_pandas(con, f"SELECT * FROM {table_name} LIMIT 1000")
+    return profile, shared, sample
+
+
 def validate_table(con, table_name: str) -> list[ExpectationOutcome]:
     reference = Reference.from_warehouse(con)
     if table_name not in PARTITION_COLUMN:
@@ -1071,6 +1150,11 @@ def validate_table(con, table_name: str) -> list[ExpectationOutcome]:
             f"{table_name}: no file loaded since its last passing validation; nothing new to validate",
         )]
     hashes = ", ".join(f"'{h}'" for h, _ in pending)
+    if SUITES[table_name].profile:
+        profile, shared, sample = profile_frames(con, table_name, reference, f"file_hash IN ({hashes})")
+        outcomes = validate(table_name, profile, reference, schema_frame=sample, key_frame=shared)
+        _mark_validated(con, table_name, pending, outcomes)
+        return outcomes
     total = con.execute(f"SELECT count(*) FROM {table_name} WHERE file_hash IN ({hashes})").fetchall()[0][0]
     parts = max(1, -(-total // CHUNK_ROWS))
     column = PARTITION_COLUMN[table_name]
@@ -1081,13 +1165,18 @@ def validate_table(con, table_name: str) -> list[ExpectationOutcome]:
         chunks.append(validate(table_name, rows, reference, schema_frame=sample))
         del rows
     outcomes = _merge(table_name, chunks)
+    _mark_validated(con, table_name, pending, outcomes)
+    return outcomes
+
+
+def _mark_validated(con, table_name: str, pending, outcomes: Sequence[ExpectationOutcome]) -> None:
+    """Files whose rows passed are not validated again (until the suite changes)."""
     if all(o.passed for o in outcomes):
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         con.executemany(
             "INSERT INTO audit.validated_files VALUES (?, ?, ?, ?, ?)",
             [[table_name, h, loaded_at, SUITE_VERSION, now] for h, loaded_at in pending],
         )
-    return outcomes
 
 
 def record(con, outcomes: Sequence[ExpectationOutcome], run_id: str | None, check_name: str) -> None:

@@ -524,14 +524,53 @@ def test_staged_files_are_validated_once_and_failures_stay_pending(warehouse):
         assert outcome.failed_rows == 1 and "bad.csv line 9" in outcome.examples[0]
 
 
-def test_chunked_validation_counts_like_one_pass(warehouse, monkeypatch):
-    dup = session_rows() * 2  # every session twice in its file: each one a duplicate key
+def _bad_sessions() -> list[dict]:
+    """Clean sessions, several per profile row, and bad ones of every kind the session suite knows."""
+    rows = [{**r, "line_number": r["line_number"] + 10 * k} for k in range(3) for r in session_rows()
+            if r["file_hash"] == "h-s1"]
+    for r in rows[3:]:  # clean copies are new sessions, not duplicate keys
+        r["ga_session_id"] = 100 + r["line_number"]
+    good = session_rows()[0]
+    rows += [
+        {**good, "ga_session_id": 501, "channel": "myspace", "line_number": 51},
+        {**good, "ga_session_id": 502, "channel": "myspace", "line_number": 52},
+        {**good, "ga_session_id": 503, "engaged_session": 7, "line_number": 53},
+        {**good, "ga_session_id": 504, "event_date": date(2020, 4, 2), "line_number": 54},  # after p1 ends
+        {**good, "ga_session_id": 505, "campaign_id": None, "line_number": 55},  # a period without its campaign
+        {**good, "line_number": 56},  # the first session again: a shared key
+    ]
+    return rows
+
+
+def test_profiled_validation_judges_like_the_rows(warehouse, ref):
+    """The warehouse validates sessions on their profile; every verdict, count and example equals the rows'."""
+    rows = _bad_sessions()
+    by_rows = validate("staging.sessions", frame("staging.sessions", rows), ref)
     warehouse.execute("DELETE FROM staging.sessions")
-    _load(warehouse, "staging.sessions", frame("staging.sessions", dup))
-    whole = only_failure(checks.validate_table(warehouse, "staging.sessions"),
-                         "expect_compound_columns_to_be_unique", "user_pseudo_id, ga_session_id, file_hash")
+    _load(warehouse, "staging.sessions", frame("staging.sessions", rows))
+    profile, shared, _sample = checks.profile_frames(warehouse, "staging.sessions", ref)
+    assert len(profile) < len(rows) and profile[checks.WEIGHT].sum() == len(rows)
+    by_profile = checks.validate_table(warehouse, "staging.sessions")
+    assert {o.column_name for o in failures(by_rows)} >= {"channel", "engaged_session", "event_date", "campaign_id",
+                                                          "user_pseudo_id, ga_session_id, file_hash"}
+    keyed = {(o.expectation, o.column_name, o.rule): o for o in by_rows}
+    assert [(o.expectation, o.column_name, o.rule) for o in by_profile] == list(keyed)
+    for o in by_profile:
+        expected = keyed[(o.expectation, o.column_name, o.rule)]
+        assert (o.passed, o.failed_rows) == (expected.passed, expected.failed_rows), o.message
+        assert set(o.examples) == set(expected.examples), o.message
+
+
+def test_chunked_validation_counts_like_one_pass(warehouse, monkeypatch):
+    rows = reach_rows()
+    rows[0]["impressions"] = -1
+    dup = rows * 2  # every row twice in its file: each one a duplicate key
+    warehouse.execute("DELETE FROM staging.reach")
+    _load(warehouse, "staging.reach", frame("staging.reach", dup))
+    whole = only_failure(checks.validate_table(warehouse, "staging.reach"),
+                         "expect_column_values_to_be_between", "impressions")
     monkeypatch.setattr(checks, "CHUNK_ROWS", 2)
-    chunked = only_failure(checks.validate_table(warehouse, "staging.sessions"),
-                           "expect_compound_columns_to_be_unique", "user_pseudo_id, ga_session_id, file_hash")
-    assert chunked.failed_rows == whole.failed_rows == len(dup)
+    chunked = only_failure(checks.validate_table(warehouse, "staging.reach"),
+                           "expect_column_values_to_be_between", "impressions")
+    assert chunked.failed_rows == whole.failed_rows == 2
     assert "chunks" in chunked.message
