@@ -852,33 +852,87 @@ def _reach_frame(con) -> pd.DataFrame:
     """)
 
 
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _staged_visitor_scopes(con) -> pd.DataFrame:
+    """Distinct staged visitors of every scope, recounted from staging.sessions in one pass.
+
+    campaign_id, period, channel, visitors: one row per (period | 'all') x (channel | 'all')
+    scope with visitors, and period = NULL, channel = 'all' for the campaign's visitors seen
+    outside every period. Each (campaign, visitor) becomes one row of 0/1 flags, one flag per
+    scope written as its own predicate (``period = 'p1' AND channel = 'meta'``), and a scope's
+    visitors are the sum of its flag: exact, in one pass over the sessions instead of one
+    distinct count per scope, and written apart from the marts' bit masks that it checks.
+    """
+    scopes = con.execute(
+        "SELECT DISTINCT period, channel FROM staging.sessions WHERE campaign_id IS NOT NULL ORDER BY ALL"
+    ).fetchall()
+    periods = sorted({p for p, _ in scopes if p is not None})
+    channels = sorted({c for _, c in scopes})
+    wanted = [(p, c, f"period = {_sql_text(p)} AND channel = {_sql_text(c)}") for p, c in scopes if p is not None]
+    wanted += [(p, ALL, f"period = {_sql_text(p)}") for p in periods]
+    wanted += [(ALL, c, f"channel = {_sql_text(c)}") for c in channels]
+    wanted += [(ALL, ALL, "true"), (None, ALL, "period IS NULL")]
+    flags = ", ".join(f"bool_or({predicate})::INTEGER AS f{i}" for i, (_, _, predicate) in enumerate(wanted))
+    sums = ", ".join(f"sum(f{i}) AS f{i}" for i in range(len(wanted)))
+    rows = con.execute(
+        f"SELECT campaign_id, {sums} FROM (SELECT campaign_id, {flags} FROM staging.sessions "
+        "WHERE campaign_id IS NOT NULL GROUP BY campaign_id, user_pseudo_id) GROUP BY campaign_id ORDER BY 1"
+    ).fetchall()
+    counted = [(row[0], period, channel, int(n)) for row in rows
+               for (period, channel, _), n in zip(wanted, row[1:]) if n]
+    return pd.DataFrame(counted, columns=["campaign_id", "period", "channel", "visitors"])
+
+
+# Frames that several reconciliations share, built once per reconcile() call.
+_SHARED: dict[tuple[int, str], pd.DataFrame] = {}
+
+
+def _shared(con, build: Callable) -> pd.DataFrame:
+    key = (id(con), build.__name__)
+    if key not in _SHARED:
+        _SHARED[key] = build(con)
+    return _SHARED[key]
+
+
 def _visitors_frame(con) -> pd.DataFrame:
-    sessions = "SELECT campaign_id, period, channel, user_pseudo_id FROM staging.sessions WHERE campaign_id IS NOT NULL"
-    return to_pandas(con, f"""
-        WITH staged AS ({_scopes(sessions, "count(DISTINCT user_pseudo_id) AS v")}),
-        funnel AS (SELECT campaign_id, period, channel, value AS v FROM marts.funnel WHERE stage = 'unique_visitors')
-        SELECT campaign_id, period, channel,
-               coalesce(s.v, 0)::BIGINT AS staged_unique_visitors, coalesce(f.v, 0)::BIGINT AS marts_unique_visitors
-        FROM staged s FULL JOIN funnel f USING (campaign_id, period, channel)
-        ORDER BY ALL
-    """)
+    staged = _shared(con, _staged_visitor_scopes)
+    con.register("_staged_visitors", staged[staged["period"].notna()])
+    try:
+        return to_pandas(con, """
+            WITH funnel AS (SELECT campaign_id, period, channel, value AS v FROM marts.funnel
+                            WHERE stage = 'unique_visitors')
+            SELECT campaign_id, period, channel,
+                   coalesce(s.visitors, 0)::BIGINT AS staged_unique_visitors,
+                   coalesce(f.v, 0)::BIGINT AS marts_unique_visitors
+            FROM _staged_visitors s FULL JOIN funnel f USING (campaign_id, period, channel)
+            ORDER BY ALL
+        """)
+    finally:
+        con.unregister("_staged_visitors")
 
 
 def _visitor_bound_frame(con) -> pd.DataFrame:
     """Per campaign: whole-campaign visitors, and what they can be at most (periods + outside every period)."""
-    return to_pandas(con, f"""
-        WITH uv AS (SELECT campaign_id, period, value FROM marts.funnel
-                    WHERE stage = 'unique_visitors' AND channel = '{ALL}'),
-        outside AS (SELECT campaign_id, count(DISTINCT user_pseudo_id) AS n FROM staging.sessions
-                    WHERE campaign_id IS NOT NULL AND period IS NULL GROUP BY ALL)
-        SELECT c.campaign_id,
-               coalesce((SELECT value FROM uv WHERE uv.campaign_id = c.campaign_id AND uv.period = '{ALL}'), 0)
-                 AS whole_campaign_visitors,
-               coalesce((SELECT sum(value) FROM uv WHERE uv.campaign_id = c.campaign_id AND uv.period <> '{ALL}'), 0)
-                 + coalesce((SELECT n FROM outside o WHERE o.campaign_id = c.campaign_id), 0)
-                 AS period_visitors_plus_outside
-        FROM ref.campaigns c ORDER BY 1
-    """)
+    staged = _shared(con, _staged_visitor_scopes)
+    con.register("_staged_outside", staged[staged["period"].isna()])
+    try:
+        return to_pandas(con, f"""
+            WITH uv AS (SELECT campaign_id, period, value FROM marts.funnel
+                        WHERE stage = 'unique_visitors' AND channel = '{ALL}'),
+            outside AS (SELECT campaign_id, visitors AS n FROM _staged_outside)
+            SELECT c.campaign_id,
+                   coalesce((SELECT value FROM uv WHERE uv.campaign_id = c.campaign_id AND uv.period = '{ALL}'), 0)
+                     AS whole_campaign_visitors,
+                   coalesce((SELECT sum(value) FROM uv WHERE uv.campaign_id = c.campaign_id AND uv.period <> '{ALL}'), 0)
+                     + coalesce((SELECT n FROM outside o WHERE o.campaign_id = c.campaign_id), 0)
+                     AS period_visitors_plus_outside
+            FROM ref.campaigns c ORDER BY 1
+        """)
+    finally:
+        con.unregister("_staged_outside")
 
 
 def _hires_frame(con) -> pd.DataFrame:
@@ -975,15 +1029,19 @@ def reconcile(con, table_name: str | None = None) -> list[ExpectationOutcome]:
         return built[build]
 
     outcomes = []
-    for rec in RECONCILIATIONS:
-        if table_name is not None and rec.table != table_name:
-            continue
-        outcomes += _run_rules(
-            rec.table,
-            {r.on: (lambda b=rec.frame: frame(b)) for r in rec.rules},
-            rec.rules,
-            {r.on: rec.location for r in rec.rules},
-        )
+    _SHARED.clear()
+    try:
+        for rec in RECONCILIATIONS:
+            if table_name is not None and rec.table != table_name:
+                continue
+            outcomes += _run_rules(
+                rec.table,
+                {r.on: (lambda b=rec.frame: frame(b)) for r in rec.rules},
+                rec.rules,
+                {r.on: rec.location for r in rec.rules},
+            )
+    finally:
+        _SHARED.clear()
     return outcomes
 
 
@@ -1128,9 +1186,13 @@ def profile_frames(con, table_name: str, reference: Reference,
     profile = profile.drop(columns=[c for c in profile.columns if c.startswith("_") and c.endswith("_is_null")])
     key = ", ".join(f'"{c}"' for c in suite.unique)
     shown = [c for c in dict.fromkeys((*suite.unique, *suite.unique_show, *suite.location)) if c in present]
+    # Rows whose key hash repeats are the candidates (grouping integers is quicker than the string
+    # keys); the window over those few rows keeps exactly the rows whose key repeats.
     shared = to_pandas(
         con,
-        f"SELECT {', '.join(chr(34) + c + chr(34) for c in shown)} FROM {table_name} WHERE {where} "
+        f"SELECT {', '.join(chr(34) + c + chr(34) for c in shown)} FROM {table_name} "
+        f"WHERE {where} AND hash({key}) IN (SELECT hash({key}) AS h FROM {table_name} WHERE {where} "
+        f"GROUP BY h HAVING count(*) > 1) "
         f"QUALIFY count(*) OVER (PARTITION BY {key}) > 1 ORDER BY ALL",
         categorical=LOW_CARDINALITY,
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -216,5 +218,20 @@ def query(sql: str) -> int:
     return 0
 
 
+def entry() -> None:
+    """The console script: ``main``, then leave without tearing down the interpreter.
+
+    Everything is closed by then (warehouse and published connections, the Dagster
+    instance, the writer lock). Python's own teardown of the imported modules
+    (Great Expectations, scipy, Dagster) took 1.5-2.5 s of every run and does nothing
+    a finished run needs. An exception or an argparse exit still ends the usual way.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -435,6 +435,25 @@ def test_reconciliation_spend_tolerates_rounding_only(warehouse):
     assert failed.failed_rows == 1
 
 
+def test_visitor_recount_is_exact_at_every_scope(warehouse):
+    counted = checks._staged_visitor_scopes(warehouse)
+    got = {(r.campaign_id, None if pd.isna(r.period) else r.period, r.channel): r.visitors
+           for r in counted.itertuples()}
+    assert got == {("c1", "p1", "linkedin"): 2, ("c1", "p1", "all"): 2, ("c1", "all", "linkedin"): 2,
+                   ("c1", "all", "direct"): 1, ("c1", "all", "all"): 2, ("c1", None, "all"): 1}
+
+
+def test_reconciliation_mismatch_in_unique_visitors(warehouse):
+    warehouse.execute("UPDATE marts.funnel SET value = value + 1 WHERE campaign_id = 'c1' AND stage = 'unique_visitors' "
+                      "AND period = 'p1' AND channel = 'linkedin'")
+    failed = only_failure(reconcile(warehouse, "marts.funnel"), "expect_column_pair_values_to_be_equal",
+                          "unique_visitors")
+    assert failed.failed_rows == 1
+    assert failed.examples == (
+        "staged_unique_visitors=2, marts_unique_visitors=3 (campaign_id='c1', period='p1', channel='linkedin')",
+    )
+
+
 def test_reconciliation_whole_campaign_visitors_above_their_parts(warehouse):
     warehouse.execute("UPDATE marts.funnel SET value = 99 WHERE campaign_id = 'c1' AND stage = 'unique_visitors' "
                       "AND period = 'all' AND channel = 'all'")
