@@ -852,38 +852,60 @@ def _reach_frame(con) -> pd.DataFrame:
     """)
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _staged_visitor_scopes(con) -> pd.DataFrame:
     """Distinct staged visitors of every scope, recounted from staging.sessions in one pass.
 
     campaign_id, period, channel, visitors: one row per (period | 'all') x (channel | 'all')
     scope with visitors, and period = NULL, channel = 'all' for the campaign's visitors seen
-    outside every period. Each (campaign, visitor) becomes one row of 0/1 flags, one flag per
-    scope written as its own predicate (``period = 'p1' AND channel = 'meta'``), and a scope's
-    visitors are the sum of its flag: exact, in one pass over the sessions instead of one
-    distinct count per scope, and written apart from the marts' bit masks that it checks.
+    outside every period. Each (period, channel) pair in the sessions gets a bit; each
+    (campaign, visitor) becomes one row with the bits of the pairs it was seen in, and rows
+    with the same bits are counted together. A scope's visitors are those whose bits meet the
+    scope's pairs: exact, one pass over the sessions (a distinct count per scope took four),
+    and written apart from the marts' own counting, which it checks.
     """
-    scopes = con.execute(
+    pairs = con.execute(
         "SELECT DISTINCT period, channel FROM staging.sessions WHERE campaign_id IS NOT NULL ORDER BY ALL"
     ).fetchall()
-    periods = sorted({p for p, _ in scopes if p is not None})
-    channels = sorted({c for _, c in scopes})
-    wanted = [(p, c, f"period = {_sql_text(p)} AND channel = {_sql_text(c)}") for p, c in scopes if p is not None]
-    wanted += [(p, ALL, f"period = {_sql_text(p)}") for p in periods]
-    wanted += [(ALL, c, f"channel = {_sql_text(c)}") for c in channels]
-    wanted += [(ALL, ALL, "true"), (None, ALL, "period IS NULL")]
-    flags = ", ".join(f"bool_or({predicate})::INTEGER AS f{i}" for i, (_, _, predicate) in enumerate(wanted))
-    sums = ", ".join(f"sum(f{i}) AS f{i}" for i in range(len(wanted)))
-    rows = con.execute(
-        f"SELECT campaign_id, {sums} FROM (SELECT campaign_id, {flags} FROM staging.sessions "
-        "WHERE campaign_id IS NOT NULL GROUP BY campaign_id, user_pseudo_id) GROUP BY campaign_id ORDER BY 1"
-    ).fetchall()
-    counted = [(row[0], period, channel, int(n)) for row in rows
-               for (period, channel, _), n in zip(wanted, row[1:]) if n]
-    return pd.DataFrame(counted, columns=["campaign_id", "period", "channel", "visitors"])
+    if not pairs:
+        return pd.DataFrame(columns=["campaign_id", "period", "channel", "visitors"])
+    words = range((len(pairs) - 1) // 64 + 1)
+    bits = pd.DataFrame({"period": [p for p, _ in pairs], "channel": [c for _, c in pairs],
+                         "bit": range(len(pairs))})
+    con.register("_visitor_pair_bits", bits)
+    try:
+        masks = con.execute(
+            "SELECT campaign_id, "
+            + ", ".join(f"w{w}" for w in words)
+            + ", count(*) AS n FROM (SELECT s.campaign_id, "
+            + ", ".join(f"bit_or(CASE WHEN b.bit // 64 = {w} THEN 1::UBIGINT << (b.bit % 64)::UBIGINT "
+                        f"ELSE 0::UBIGINT END) AS w{w}" for w in words)
+            + " FROM staging.sessions s JOIN _visitor_pair_bits b "
+            "ON s.period IS NOT DISTINCT FROM b.period AND s.channel = b.channel "
+            "WHERE s.campaign_id IS NOT NULL GROUP BY s.campaign_id, s.user_pseudo_id) GROUP BY ALL"
+        ).fetchall()
+    finally:
+        con.unregister("_visitor_pair_bits")
+    periods = sorted({p for p, _ in pairs if p is not None})
+    channels = sorted({c for _, c in pairs})
+
+    def members(period, channel) -> int:
+        """The bits of the (period, channel) pairs that a scope is made of, as one integer."""
+        return sum(1 << i for i, (p, c) in enumerate(pairs)
+                   if (period == ALL or p == period) and (channel == ALL or c == channel))
+
+    scopes = [(p, c, members(p, c)) for p, c in pairs if p is not None]
+    scopes += [(p, ALL, members(p, ALL)) for p in periods]
+    scopes += [(ALL, c, members(ALL, c)) for c in channels]
+    scopes += [(ALL, ALL, members(ALL, ALL)), (None, ALL, members(None, ALL))]
+    counts: dict[tuple, int] = {}
+    for row in masks:
+        campaign_id, n = row[0], row[-1]
+        seen = sum(int(word) << (64 * w) for w, word in enumerate(row[1:-1]))
+        for period, channel, wanted in scopes:
+            if seen & wanted:
+                counts[(campaign_id, period, channel)] = counts.get((campaign_id, period, channel), 0) + n
+    return pd.DataFrame([(*k, v) for k, v in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0])))],
+                        columns=["campaign_id", "period", "channel", "visitors"])
 
 
 # Frames that several reconciliations share, built once per reconcile() call.

@@ -443,6 +443,28 @@ def test_visitor_recount_is_exact_at_every_scope(warehouse):
                    ("c1", "all", "direct"): 1, ("c1", "all", "all"): 2, ("c1", None, "all"): 1}
 
 
+def test_visitor_recount_beyond_one_mask_word(warehouse):
+    """More than 64 (period, channel) pairs: the recount still equals a distinct count per scope."""
+    rows = [{**session_rows()[0], "user_pseudo_id": f"v{i % 50}", "ga_session_id": i, "channel": f"ch{i % 70}",
+             "period": ("p1", None)[i % 2], "event_date": (date(2020, 3, 5), date(2020, 6, 1))[i % 2],
+             "line_number": i + 2} for i in range(140)]
+    warehouse.execute("DELETE FROM staging.sessions")
+    _load(warehouse, "staging.sessions", frame("staging.sessions", rows))
+    got = {(r.campaign_id, None if pd.isna(r.period) else r.period, r.channel): r.visitors
+           for r in checks._staged_visitor_scopes(warehouse).itertuples()}
+    oracle = {}
+    for period_sql, channel_sql, where in (("period", "channel", "period IS NOT NULL"),
+                                           ("period", "'all'", "period IS NOT NULL"),
+                                           ("'all'", "channel", "true"), ("'all'", "'all'", "true"),
+                                           ("NULL", "'all'", "period IS NULL")):
+        for c, p, ch, n in warehouse.execute(
+            f"SELECT campaign_id, {period_sql}, {channel_sql}, count(DISTINCT user_pseudo_id) FROM staging.sessions "
+            f"WHERE campaign_id IS NOT NULL AND {where} GROUP BY ALL"
+        ).fetchall():
+            oracle[(c, p, ch)] = n
+    assert len({k[2] for k in got}) == 71 and got == oracle
+
+
 def test_reconciliation_mismatch_in_unique_visitors(warehouse):
     warehouse.execute("UPDATE marts.funnel SET value = value + 1 WHERE campaign_id = 'c1' AND stage = 'unique_visitors' "
                       "AND period = 'p1' AND channel = 'linkedin'")
