@@ -132,3 +132,14 @@ def test_an_empty_line_across_a_read_block_boundary_is_found(con, tmp_path, newl
     assert (load.data_lines, load.rows_loaded, load.rows_quarantined) == (n + 1, n, 1)
     blank_line = before.count("\n") + 1
     assert con.execute("SELECT line_number FROM _visitor_quarantine").fetchall() == [(blank_line + 1,)]
+
+
+def test_a_session_in_two_overlapping_periods_rejects_the_file(con):
+    """Attribution must give a session one period: overlapping periods of a campaign fail line accounting."""
+    load = parse_visitors(con, VISITORS / "sessions_valid.csv")
+    assert load.rows_loaded == 5 and con.execute("SELECT count(*) FROM _visitor_rows").fetchall() == [(5,)]
+    con.execute("INSERT INTO ref.campaign_periods VALUES "
+                "('microbiome_signature', 'period_1b', DATE '2020-09-02', DATE '2020-09-30', 'msp_talent_p1b')")
+    with pytest.raises(RejectedFile, match="overlapping periods") as err:
+        parse_visitors(con, VISITORS / "sessions_valid.csv")
+    assert "2 session(s)" in str(err.value)  # lines 3 and 6 (September 2020) fall in period_1 and period_1b

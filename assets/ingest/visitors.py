@@ -156,21 +156,29 @@ def _first_line(path: Path) -> bytes:
         raise RejectedFile(path, 1, None, f"cannot read file: {exc}") from exc
 
 
-def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path) -> VisitorLoad:
-    """Reads one visitor export into _visitor_typed on ``con``, with the views _visitor_rows / _visitor_quarantine.
+def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None = None,
+                   constants: dict[str, str] | None = None) -> VisitorLoad:
+    """Reads one visitor export in one pass: its readable sessions go straight into ``into``.
 
-    ``rows_loaded`` counts the readable sessions; staging checks that inserting
-    _visitor_rows stages exactly that many (a session matching two overlapping
-    periods would not be, and fails the file's line accounting).
+    ``into`` is a table with staging.sessions' columns (``constants``, such as
+    file_hash, fill the columns the file does not give); by default the rows go
+    to a new temporary table ``_visitor_rows``. Unreadable records go to the
+    temporary table ``_visitor_quarantine`` (line_number, column_name, value,
+    reason). A Parquet file numbers its records itself (``file_row_number``), so
+    it is read once, straight into ``into``; a CSV file is first typed into a
+    temporary table whose rowids number its records. The file is read again only
+    when it has unreadable records. Line accounting: readable + quarantined
+    records must equal the file's data lines, and each record is staged once.
     """
     is_parquet = path.suffix.lower() == ".parquet"
     counter = None
     if is_parquet:
         try:
             columns = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()]
+            records = first_row(con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]))[0]
         except duckdb.Error as exc:
             raise RejectedFile(path, None, None, f"not a readable Parquet file: {exc}") from exc
-        source = f"read_parquet('{_sql_path(path)}')"
+        source, record = f"read_parquet('{_sql_path(path)}', file_row_number=true)", "file_row_number"
     else:
         first = _first_line(path)
         if not first.strip():
@@ -182,128 +190,50 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path) -> VisitorLoad:
             raise RejectedFile(path, 1, None, f"visitor exports must be UTF-8, found {encoding}")
         delimiter = sniff_delimiter(header_text)
         columns = [c.strip().strip('"') for c in header_text.strip("\r\n\ufeff").split(delimiter)]
-        source = (
-            f"read_csv('{_sql_path(path)}', header=true, all_varchar=true, delim='{delimiter}', "
-            f"quote='\"', escape='\"', strict_mode=true, null_padding=false)"
+        csv_source = (
+            f"read_csv('{_sql_path(path)}', header=true, all_varchar=true, delim='{delimiter}', quote='\"', "
+            "escape='\"', strict_mode=true, null_padding=false)"
         )
+        records = None
     missing = GA4.missing(columns)
     if missing:
         if GA4.overlap(columns) < 3:
             raise RejectedFile(path, 1, None, "unknown layout: the header is not a GA4 session export")
         raise RejectedFile(path, 1, missing[0], f"required column(s) {missing} missing from the header")
     cols = {normalise_header(c): c for c in columns}
-
-    def col(name: str) -> str:
-        return f'CAST("{cols[name]}" AS VARCHAR)'
-
+    release_visitor_tables(con)
     if not is_parquet:
         counter = _LineCounter(path)
-    release_visitor_tables(con)
-    try:
-        # One pass over the file: trimmed cells, typed, and the first unreadable
-        # column of each record. With insertion order preserved (DuckDB's
-        # default) the table's rowids follow the records' order in the file.
-        con.execute(
-            f"""
-            CREATE TEMP TABLE _visitor_typed AS
-            WITH raw AS (
-              SELECT trim({col('event_date')}) AS event_date_raw,
-                     trim({col('user_pseudo_id')}) AS user_pseudo_id,
-                     trim({col('ga_session_id')}) AS ga_session_id_raw,
-                     trim({col('session_source')}) AS session_source,
-                     trim({col('session_medium')}) AS session_medium,
-                     trim({col('session_campaign')}) AS session_campaign,
-                     {col('landing_page')} AS landing_page,
-                     trim({col('country')}) AS country,
-                     trim({col('engaged_session')}) AS engaged_raw
-              FROM {source}
-            ), typed AS (
-              SELECT *,
-                     coalesce(try_strptime(event_date_raw, '%Y%m%d'), try_strptime(event_date_raw, '%Y-%m-%d'))::DATE
-                       AS event_date,
-                     TRY_CAST(ga_session_id_raw AS BIGINT) AS ga_session_id,
-                     TRY_CAST(engaged_raw AS INTEGER) AS engaged_session
-              FROM raw
-            ), checked AS (
-              SELECT *,
-                CASE
-                  WHEN event_date IS NULL THEN 'event_date'
-                  WHEN coalesce(user_pseudo_id, '') = '' THEN 'user_pseudo_id'
-                  WHEN ga_session_id IS NULL THEN 'ga_session_id'
-                  WHEN engaged_session IS NULL OR engaged_session NOT IN (0, 1) THEN 'engaged_session'
-                END AS bad_column
-              FROM typed
-            )
-            SELECT event_date, user_pseudo_id, ga_session_id, session_source, session_medium, session_campaign,
-                   landing_page, country, engaged_session, bad_column,
-                   CASE bad_column
-                     WHEN 'event_date' THEN event_date_raw
-                     WHEN 'ga_session_id' THEN ga_session_id_raw
-                     WHEN 'engaged_session' THEN engaged_raw
-                   END AS bad_value
-            FROM checked
-            """
-        )
-    except duckdb.Error as exc:
-        if counter is not None:
+        try:
+            # The CSV reader numbers nothing, but with insertion order kept (DuckDB's default) a
+            # table's rowids follow the records' order: one typed copy of the cells gives every
+            # record its number and lets the attribution and insert below run on both cores (a
+            # streaming row_number() over the reader would keep everything on one: 3x slower).
+            con.execute(f"CREATE TEMP TABLE _visitor_typed AS {_typed_sql(csv_source, cols, 'NULL::BIGINT')}")
+        except duckdb.Error as exc:
             counter.result()  # a truncated archive is named as such, whatever DuckDB made of it
             located = _locate_csv_problem(path, delimiter, columns)
             if located:
                 raise RejectedFile(path, *located) from exc
-        raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
-    read_rows, loaded, first_day, last_day, first_rowid = first_row(con.execute(
-        "SELECT count(*), count(*) FILTER (bad_column IS NULL), min(event_date) FILTER (bad_column IS NULL), "
-        "max(event_date) FILTER (bad_column IS NULL), coalesce(min(rowid), 0) FROM _visitor_typed"
-    ))
-    # Inside a transaction DuckDB numbers new rows from a large offset: the
-    # first record (line 2, after the header) has the smallest rowid.
-    line_offset = 2 - first_rowid
-    scan = counter.result() if counter is not None else None
-    data_lines = scan.data_lines if scan is not None else None
-    if data_lines is not None and read_rows != data_lines:
-        raise RejectedFile(
-            path,
-            None,
-            None,
-            f"line accounting failed: {data_lines} data lines but {read_rows} records "
-            "(an unterminated quote or embedded newline joined lines)",
-        )
-    numbered = _numbered(con, line_offset, first_rowid, scan.shifts() if scan is not None else [])
-    con.execute(
-        f"""
-        CREATE TEMP VIEW _visitor_quarantine AS
-        SELECT line_number, bad_column AS column_name, bad_value AS value,
-               CASE bad_column
-                 WHEN 'event_date' THEN 'not a YYYYMMDD date'
-                 WHEN 'user_pseudo_id' THEN 'user_pseudo_id is empty'
-                 WHEN 'ga_session_id' THEN 'ga_session_id is not an integer'
-                 ELSE 'engaged_session is not 0 or 1' END AS reason
-        FROM ({numbered}) WHERE bad_column IS NOT NULL
-        """
-    )
+            raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
+        # Inside a transaction DuckDB numbers new rows from a large offset: the first record has the smallest.
+        first_rowid = first_row(con.execute("SELECT coalesce(min(rowid), 0) FROM _visitor_typed"))[0]
+        typed = f"SELECT * REPLACE (rowid - {first_rowid} + 2 AS line_number) FROM _visitor_typed"
+    else:
+        typed = _typed_sql(source, cols, record)
+
     # Attribution through small lookup tables joined on equality: the utm code
     # names the campaign; otherwise the campaign whose window holds the date
     # (the first by id); the period is the campaign's period holding the date.
-    con.execute(
-        f"""
-        CREATE TEMP VIEW _visitor_rows AS
+    rows_sql = f"""
         WITH by_code AS (
           SELECT lower(utm_campaign) AS code, min(campaign_id) AS campaign_id
           FROM ref.campaign_periods WHERE utm_campaign IS NOT NULL GROUP BY 1
-        ), by_day AS (
-          SELECT CAST(unnest(generate_series(start_date::TIMESTAMP, end_date::TIMESTAMP, INTERVAL 1 DAY)) AS DATE)
-                   AS day, campaign_id
-          FROM ref.campaigns WHERE start_date IS NOT NULL AND end_date IS NOT NULL
         ), window_campaign AS (
-          SELECT day, min(campaign_id) AS campaign_id FROM by_day GROUP BY day
-        ), period_days AS (
-          SELECT campaign_id, period,
-                 CAST(unnest(generate_series(start_date::TIMESTAMP, end_date::TIMESTAMP, INTERVAL 1 DAY)) AS DATE)
-                   AS day
-          FROM ref.campaign_periods WHERE start_date IS NOT NULL AND end_date IS NOT NULL
+          SELECT day, min(campaign_id) AS campaign_id FROM ({_CAMPAIGN_DAYS}) GROUP BY day
         ), attributed AS (
           SELECT t.*, coalesce(c.campaign_id, w.campaign_id) AS campaign_id
-          FROM ({numbered}) t
+          FROM ({typed}) t
           LEFT JOIN by_code c ON c.code = lower(t.session_campaign)
           LEFT JOIN window_campaign w ON w.day = t.event_date
           WHERE t.bad_column IS NULL
@@ -314,42 +244,151 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path) -> VisitorLoad:
                v.campaign_id, p.period,
                v.landing_page, v.country, v.engaged_session, v.line_number
         FROM attributed v
-        LEFT JOIN period_days p ON p.campaign_id = v.campaign_id AND p.day = v.event_date
-        """
+        LEFT JOIN ({_PERIOD_DAYS}) p ON p.campaign_id = v.campaign_id AND p.day = v.event_date
+    """
+    constants = constants or {}
+    try:
+        if into is None:
+            into, scope, params = "_visitor_rows", "true", []
+            con.execute(f"CREATE TEMP TABLE _visitor_rows AS {rows_sql} LIMIT 0")
+        else:
+            scope = " AND ".join(f'"{k}" = ?' for k in constants) or "true"
+            params = list(constants.values())
+        extra = "".join(f', ? AS "{k}"' for k in constants)
+        staged = first_row(con.execute(f"INSERT INTO {into} BY NAME SELECT *{extra} FROM ({rows_sql})", params))[0]
+    except duckdb.Error as exc:
+        raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
+    scan = counter.result() if counter is not None else None
+    data_lines = scan.data_lines if scan is not None else records
+    if _periods_overlap(con):
+        twice = first_row(con.execute(
+            f"SELECT count(*) - count(DISTINCT line_number) FROM {into} WHERE {scope}", params))[0]
+        if twice:
+            raise RejectedFile(path, None, None,
+                               f"line accounting failed: {twice} session(s) matched two overlapping periods "
+                               "of their campaign")
+    quarantine = (
+        "SELECT line_number, bad_column AS column_name, "
+        "CASE bad_column WHEN 'event_date' THEN event_date_raw WHEN 'ga_session_id' THEN ga_session_id_raw "
+        "WHEN 'engaged_session' THEN engaged_raw END AS value, "
+        "CASE bad_column WHEN 'event_date' THEN 'not a YYYYMMDD date' "
+        "WHEN 'user_pseudo_id' THEN 'user_pseudo_id is empty' "
+        "WHEN 'ga_session_id' THEN 'ga_session_id is not an integer' "
+        f"ELSE 'engaged_session is not 0 or 1' END AS reason FROM ({typed}) WHERE bad_column IS NOT NULL"
     )
+    if staged == data_lines:
+        # Every data line became a staged session: nothing to quarantine, nothing joined.
+        con.execute(f"CREATE TEMP TABLE _visitor_quarantine AS {quarantine} LIMIT 0")
+        read_rows = staged
+    else:
+        # Some records are unreadable (or lines were joined): read the file again for them alone.
+        con.execute(f"CREATE TEMP TABLE _visitor_quarantine AS {quarantine}")
+        read_rows = staged + first_row(con.execute("SELECT count(*) FROM _visitor_quarantine"))[0]
+    if data_lines is not None and read_rows != data_lines:
+        raise RejectedFile(
+            path,
+            None,
+            None,
+            f"line accounting failed: {data_lines} data lines but {read_rows} records "
+            "(an unterminated quote or embedded newline joined lines)",
+        )
+    if scan is not None and scan.blank_lines:
+        _renumber_after_blank_lines(con, into, scope, params, scan)
+    first_day, last_day = first_row(con.execute(
+        f"SELECT min(event_date), max(event_date) FROM {into} WHERE {scope}", params))
     return VisitorLoad(
         layout=GA4.name,
         data_lines=read_rows if data_lines is None else data_lines,
-        rows_loaded=loaded,
-        rows_quarantined=read_rows - loaded,
+        rows_loaded=staged,
+        rows_quarantined=read_rows - staged,
         export_key=f"{GA4.name}|{path.name}|{first_day}..{last_day}",
     )
 
 
-def _numbered(con: duckdb.DuckDBPyConnection, line_offset: int, first_rowid: int,
-              shifts: list[tuple[int, int]]) -> str:
-    """SQL for _visitor_typed with each record's physical line number (empty lines in the file skipped)."""
-    if not shifts:
-        return f"SELECT *, rowid + {line_offset} AS line_number FROM _visitor_typed"
-    table = pa.table({"first_record": pa.array([s[0] for s in shifts], pa.int64()),
-                      "shift": pa.array([s[1] for s in shifts], pa.int64())})
-    con.register("_visitor_line_shift_arrow", table)
+def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
+    """SQL of the file's records: trimmed cells, typed, the first unreadable column, and the line number.
+
+    ``record`` is the record's 0-based index in the file (the header is line 1).
+    """
+    def col(name: str) -> str:
+        return f'CAST("{cols[name]}" AS VARCHAR)'
+
+    return f"""
+        WITH raw AS (
+          SELECT {record} AS _record,
+                 trim({col('event_date')}) AS event_date_raw,
+                 trim({col('user_pseudo_id')}) AS user_pseudo_id,
+                 trim({col('ga_session_id')}) AS ga_session_id_raw,
+                 trim({col('session_source')}) AS session_source,
+                 trim({col('session_medium')}) AS session_medium,
+                 trim({col('session_campaign')}) AS session_campaign,
+                 {col('landing_page')} AS landing_page,
+                 trim({col('country')}) AS country,
+                 trim({col('engaged_session')}) AS engaged_raw
+          FROM {source}
+        ), typed AS (
+          SELECT *,
+                 coalesce(try_strptime(event_date_raw, '%Y%m%d'), try_strptime(event_date_raw, '%Y-%m-%d'))::DATE
+                   AS event_date,
+                 TRY_CAST(ga_session_id_raw AS BIGINT) AS ga_session_id,
+                 TRY_CAST(engaged_raw AS INTEGER) AS engaged_session
+          FROM raw
+        )
+        SELECT *, _record + 2 AS line_number,
+          CASE
+            WHEN event_date IS NULL THEN 'event_date'
+            WHEN coalesce(user_pseudo_id, '') = '' THEN 'user_pseudo_id'
+            WHEN ga_session_id IS NULL THEN 'ga_session_id'
+            WHEN engaged_session IS NULL OR engaged_session NOT IN (0, 1) THEN 'engaged_session'
+          END AS bad_column
+        FROM typed
+    """
+
+
+_CAMPAIGN_DAYS = (
+    "SELECT CAST(unnest(generate_series(start_date::TIMESTAMP, end_date::TIMESTAMP, INTERVAL 1 DAY)) AS DATE) AS day, "
+    "campaign_id FROM ref.campaigns WHERE start_date IS NOT NULL AND end_date IS NOT NULL"
+)
+_PERIOD_DAYS = (
+    "SELECT campaign_id, period, "
+    "CAST(unnest(generate_series(start_date::TIMESTAMP, end_date::TIMESTAMP, INTERVAL 1 DAY)) AS DATE) AS day "
+    "FROM ref.campaign_periods WHERE start_date IS NOT NULL AND end_date IS NOT NULL"
+)
+
+
+def _periods_overlap(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether two periods of one campaign share a day (then a session could be staged twice)."""
+    return bool(first_row(con.execute(
+        f"SELECT count(*) FROM (SELECT campaign_id, day FROM ({_PERIOD_DAYS}) GROUP BY ALL HAVING count(*) > 1)"
+    ))[0])
+
+
+def _renumber_after_blank_lines(con: duckdb.DuckDBPyConnection, table: str, scope: str, params: list,
+                                scan: "_LineScan") -> None:
+    """Records after empty lines sit that many lines further down: add them (staged and quarantined rows).
+
+    Records were numbered as if no line were empty (record index + 2); empty lines
+    are rare, so this fix-up runs only for files that have them.
+    """
+    shifts = scan.shifts()
+    table_shift = pa.table({"first_line": pa.array([first + 2 for first, _ in shifts], pa.int64()),
+                            "shift": pa.array([shift for _, shift in shifts], pa.int64())})
+    con.register("_visitor_line_shift", table_shift)
     try:
-        con.execute("CREATE TEMP TABLE _visitor_line_shift AS SELECT * FROM _visitor_line_shift_arrow")
+        for name, where, args in ((table, scope, params), ("_visitor_quarantine", "true", [])):
+            con.execute(
+                f"UPDATE {name} AS t SET line_number = t.line_number + (SELECT max_by(s.shift, s.first_line) "
+                f"FROM _visitor_line_shift s WHERE s.first_line <= t.line_number) "
+                f"WHERE {where} AND t.line_number >= {shifts[0][0] + 2}",
+                args,
+            )
     finally:
-        con.unregister("_visitor_line_shift_arrow")
-    return (
-        f"SELECT t.*, t.rowid + {line_offset} + coalesce(s.shift, 0) AS line_number "
-        f"FROM (SELECT *, rowid, rowid - {first_rowid} AS record FROM _visitor_typed) t "
-        "ASOF LEFT JOIN _visitor_line_shift s ON t.record >= s.first_record"
-    )
+        con.unregister("_visitor_line_shift")
 
 
 def release_visitor_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Drops what parse_visitors left on ``con`` (the typed file can hold tens of millions of rows)."""
-    for name in ("_visitor_rows", "_visitor_quarantine"):
-        con.execute(f"DROP VIEW IF EXISTS {name}")
-    for name in ("_visitor_typed", "_visitor_line_shift"):
+    """Drops what parse_visitors left on ``con``."""
+    for name in ("_visitor_rows", "_visitor_quarantine", "_visitor_typed"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
