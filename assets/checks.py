@@ -27,7 +27,6 @@ from DuckDB with only the columns a suite needs.
 import hashlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
@@ -37,7 +36,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets import staging
+from assets import gx_runner, staging
 from assets.graph import staged_applications, staged_reach, staged_sessions
 from assets.ingest.hiring import STAGES as APPLICATION_STAGES
 from assets.marts import AD_CHANNELS, ALL, CHANNELS, KPIS, MART_TABLES, REACH_KEY
@@ -46,7 +45,8 @@ from pipelines.resources import TalentStore
 
 log = logging.getLogger(__name__)
 
-# Set on import, in the main thread, before anything can import Great Expectations.
+# Set on import, in the main thread, before anything can import Great Expectations
+# (assets.gx_runner, imported above, sets it too).
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 SUITE_CHECK = "expectation_suite"
@@ -59,8 +59,6 @@ FILE_LOCATION = ("source_file", "line_number")
 MAX_EXAMPLES = 5
 # In a profiled frame (Suite.profile) each row stands for this many table rows.
 WEIGHT = "_rows"
-# Failing row indices asked from GX: enough to find five distinct examples.
-INDEX_SAMPLE = 200
 # String columns with few distinct values: read as pandas categoricals to save memory on large tables.
 LOW_CARDINALITY = frozenset({
     "channel", "campaign_id", "period", "layout", "source_file", "file_hash", "currency", "stage", "country_code",
@@ -567,85 +565,18 @@ SUITES: dict[str, Suite] = {
 
 # --- running a suite with Great Expectations ----------------------------------------
 
-_GX_LOCK = threading.Lock()
-
-
-_GX: tuple | None = None
-
-
-def _gx_parts():
-    """(gx, expectations module, batch definition): imported and built once per process.
-
-    Under a lock, so a check waits for a warm-up thread that got there first.
-    """
-    global _GX
-    with _GX_LOCK:
-        if _GX is None:
-            _GX = _build_gx()
-        return _GX
-
-
-def _build_gx():
-    if os.environ.get("GX_ANALYTICS_ENABLED") != "false":  # set when this module was imported
-        raise RuntimeError("GX_ANALYTICS_ENABLED must be 'false' before Great Expectations is imported")
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    from great_expectations.execution_engine import pandas_execution_engine
-
-    # GX fingerprints every pandas batch below 1 GB (a full hash_pandas_object and md5),
-    # which on 5M sessions costs more than the checks themselves, and an ephemeral
-    # context never uses it. The threshold is a module constant, not a setting.
-    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
-        pandas_execution_engine.HASH_THRESHOLD = 0
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("talent_quality_gate").add_dataframe_asset("frame")
-    return gx, gxe, asset.add_batch_definition_whole_dataframe("whole_frame")
-
 
 def warm_up() -> None:
-    """Imports Great Expectations and builds its context now rather than on the first check."""
-    _gx_parts()
-
-
-def warm_up_in_background() -> threading.Thread:
-    """Starts ``warm_up`` in a thread: importing GX (seconds) overlaps the loads before the first check.
-
-    Loading is mostly DuckDB and Polars work that releases the GIL. A failure here is
-    not lost: the first check calls ``_gx_parts`` again and raises it in its own step.
-    """
-    def run() -> None:
-        try:
-            warm_up()
-        except Exception:  # noqa: BLE001 - reported by the first check, which retries the import
-            log.warning("Great Expectations warm-up failed; the first check will retry", exc_info=True)
-
-    thread = threading.Thread(target=run, name="gx-warm-up", daemon=True)
-    thread.start()
-    return thread
+    """Imports Great Expectations in this process now rather than on the first check."""
+    gx_runner.warm_up()
 
 
 def _run_gx(frame: pd.DataFrame, rules: Sequence[Rule]) -> dict[int, object]:
-    """Validates ``frame`` against ``rules``: a GX result, or the error that kept a rule from being built,
-    keyed by the rule's position."""
-    gx, gxe, batch_definition = _gx_parts()
-    suite = gx.ExpectationSuite(name="talent_quality_gate")
-    out: dict[int, object] = {}
-    for i, rule in enumerate(rules):
-        try:
-            suite.add_expectation(getattr(gxe, rule.expectation)(**rule.kwargs, meta={"rule": i}))
-        except Exception as exc:  # noqa: BLE001 - a malformed rule fails alone, with its reason
-            out[i] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    if len(out) < len(rules):
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        # A profile's failing rows are weighted, so every failing index is needed (a profile is small).
-        result_format = ({"result_format": "COMPLETE"} if WEIGHT in frame.columns
-                         else {"result_format": "SUMMARY", "partial_unexpected_count": INDEX_SAMPLE})
-        result = batch.validate(suite, result_format=result_format)
-        out.update({r.expectation_config.meta["rule"]: r for r in result.results})
-    return out
+    """Validates ``frame`` against ``rules``: a gx_runner.Result, or the error that kept a rule from being
+    built, keyed by the rule's position."""
+    # A profile's failing rows are weighted, so every failing index is needed (a profile is small).
+    results = gx_runner.run(frame, [(r.expectation, r.kwargs) for r in rules], complete=WEIGHT in frame.columns)
+    return dict(enumerate(results))
 
 
 def _snake(class_name: str) -> str:

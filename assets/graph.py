@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
-from assets import publish, staging
+from assets import gx_runner, publish, staging
 from assets.ingest.common import first_row
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
@@ -101,9 +101,7 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
     Changing any of them (or the PII key, or staging.STAGING_RULES_VERSION)
     re-stages every export, since staged rows carry attribution computed from them.
     """
-    from assets.checks import warm_up_in_background  # checks import this module
-
-    warm_up_in_background()  # the first run step: GX's import overlaps the loads
+    gx_runner.start()  # the first run step: GX's import, in its worker, overlaps the loads
     with warehouse(store, context) as (con, settings):
         folder = settings.raw_dir / "reference"
         frames = read_reference(folder)

@@ -92,6 +92,11 @@ def withdraw(export: str, reason: str) -> int:
 
 
 def run() -> int:
+    from assets import gx_runner
+
+    # The Great Expectations worker imports GX on the other core while this process imports
+    # Dagster and the definitions and loads the exports; the checks then find it ready.
+    gx_runner.start()
     default_dagster_home()
     import dagster as dg
 
@@ -101,8 +106,11 @@ def run() -> int:
     settings = from_env()
     started = time.monotonic()
     job = defs.resolve_job_def(NIGHTLY_JOB)
-    with writer_lock(settings.warehouse_dir), dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    try:
+        with writer_lock(settings.warehouse_dir), dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        gx_runner.stop()
     elapsed = time.monotonic() - started
     return print_summary(result, settings, elapsed)
 

@@ -40,6 +40,7 @@ def test_benchmark_runs_and_the_three_agree(tmp_path):
                                                     "duckdb_with_extra_day"}
     for kind in ("full", "incremental", "duckdb", "pandas"):
         assert report["medians"][kind]["wall_s"] > 0 and report["medians"][kind]["max_rss_mib"] > 0
+        assert report["medians"][kind]["tree_rss_mib"] > 0
     assert {"full_vs_duckdb_time", "full_vs_pandas_time", "incremental_vs_full_time"} <= set(report["ratios"])
     assert report["machine"]["cpu_count"] and report["machine"]["duckdb"]
     rows = {(c, k, p): r for c, k, p, r in report["kpi_scorecard"]}
@@ -62,3 +63,17 @@ def test_a_disagreement_is_reported_with_its_scope():
         "c1 x impressions x all: pipeline=10, duckdb=11, pandas=10",
         "c1 x unique_visitors x p1: pipeline=None, duckdb=0, pandas=(no row)",
     ]
+
+
+def test_memory_is_measured_over_the_whole_process_tree(tmp_path):
+    """A worker process beside the main one counts: the tree's peak is the sum, not the largest process."""
+    holder = "import time; b = bytearray(200_000_000); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    parent = f"import subprocess, sys; big = bytearray(100_000_000); big[::4096] = b'y' * len(big[::4096]); " \
+             f"subprocess.run([sys.executable, '-c', {holder!r}])"
+    out = tmp_path / "m.json"
+    subprocess.run([sys.executable, str(BENCH / "measure.py"), str(out), "--", sys.executable, "-c", parent],
+                   check=True, timeout=60)
+    measured = json.loads(out.read_text())
+    assert measured["returncode"] == 0
+    assert measured["max_rss_mib"] >= 190  # the larger process alone
+    assert measured["tree_rss_mib"] >= measured["max_rss_mib"] + 90  # both at once

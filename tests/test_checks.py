@@ -615,3 +615,20 @@ def test_chunked_validation_counts_like_one_pass(warehouse, monkeypatch):
                            "expect_column_values_to_be_between", "impressions")
     assert chunked.failed_rows == whole.failed_rows == 2
     assert "chunks" in chunked.message
+
+def test_the_worker_process_judges_like_this_process(ref):
+    """Great Expectations in its worker process (as in a run) gives the outcomes it gives in-process."""
+    from assets import gx_runner
+
+    rows = reach_rows()
+    rows[0]["impressions"] = -1
+    rows[1]["currency"] = "XXX"
+    here = validate("staging.reach", frame("staging.reach", rows), ref)
+    gx_runner.start()
+    try:
+        assert gx_runner._POOL is not None
+        there = validate("staging.reach", frame("staging.reach", rows), ref)
+    finally:
+        gx_runner.stop()
+    assert gx_runner._POOL is None
+    assert there == here and len(failures(there)) == 2

@@ -1,0 +1,150 @@
+"""Great Expectations, run in a worker process of its own (or in this one when there is none).
+
+Importing GX takes 4-6 s of Python work. In a thread it competed for the GIL
+with the run's own Python work (parsing the reach and hiring exports), so a
+night paid for most of it anyway. ``start()`` spawns one worker process that
+imports GX on the other core while the run loads; ``validate_frame`` is what
+it runs: one pandas frame, a list of expectations, plain results back. This
+module imports neither Dagster nor GX at import time, so the worker starts
+fast and the CLI can start it before anything else.
+
+Without a worker (unit tests, a worker that died), ``run`` validates in this
+process, with the same code: the gate never depends on the worker being there.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+# Set before anything can import Great Expectations, here and in the spawned worker.
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+
+log = logging.getLogger(__name__)
+
+# Failing row indices asked from GX for a plain frame: enough to find five distinct examples.
+INDEX_SAMPLE = 200
+# The keys of a GX result that the gate reads (the rest is not sent back from the worker).
+RESULT_KEYS = ("element_count", "unexpected_count", "partial_unexpected_index_list", "unexpected_index_list",
+               "observed_value")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the gate reads of one expectation's GX result."""
+
+    success: bool
+    result: dict = field(default_factory=dict)
+    exception_info: dict = field(default_factory=dict)
+
+
+_LOCK = threading.Lock()
+_GX: tuple | None = None
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _gx_parts():
+    """(gx, expectations module, batch definition): imported and built once per process."""
+    global _GX
+    with _LOCK:
+        if _GX is None:
+            _GX = _build_gx()
+        return _GX
+
+
+def _build_gx():
+    if os.environ.get("GX_ANALYTICS_ENABLED") != "false":
+        raise RuntimeError("GX_ANALYTICS_ENABLED must be 'false' before Great Expectations is imported")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GX fingerprints every pandas batch below 1 GB (a full hash_pandas_object and md5),
+    # which on 5M sessions costs more than the checks themselves, and an ephemeral
+    # context never uses it. The threshold is a module constant, not a setting.
+    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
+        pandas_execution_engine.HASH_THRESHOLD = 0
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("talent_quality_gate").add_dataframe_asset("frame")
+    return gx, gxe, asset.add_batch_definition_whole_dataframe("whole_frame")
+
+
+def warm_up() -> None:
+    """Imports Great Expectations and builds its context now rather than on the first check."""
+    _gx_parts()
+
+
+def validate_frame(frame: pd.DataFrame, expectations: list[tuple[str, dict]],
+                   complete: bool = False) -> list[Result | str]:
+    """Validates ``frame`` against (expectation class, kwargs) pairs, in order.
+
+    Each entry is a Result, or the error (a string) that kept that expectation
+    from being built. ``complete`` asks for every failing row index (weighted
+    profiles need them all; they are small), otherwise the first INDEX_SAMPLE.
+    """
+    gx, gxe, batch_definition = _gx_parts()
+    suite = gx.ExpectationSuite(name="talent_quality_gate")
+    out: list[Result | str | None] = [None] * len(expectations)
+    for i, (name, kwargs) in enumerate(expectations):
+        try:
+            suite.add_expectation(getattr(gxe, name)(**kwargs, meta={"rule": i}))
+        except Exception as exc:  # noqa: BLE001 - a malformed expectation fails alone, with its reason
+            out[i] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    if any(o is None for o in out):
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result_format = ({"result_format": "COMPLETE"} if complete
+                         else {"result_format": "SUMMARY", "partial_unexpected_count": INDEX_SAMPLE})
+        for r in batch.validate(suite, result_format=result_format).results:
+            res = r.result or {}
+            out[r.expectation_config.meta["rule"]] = Result(
+                success=bool(r.success),
+                result={k: res[k] for k in RESULT_KEYS if k in res},
+                exception_info={k: v for k, v in (r.exception_info or {}).items()
+                                if k in ("raised_exception", "exception_message")},
+            )
+    return [o if o is not None else "no result" for o in out]
+
+
+def start() -> None:
+    """Spawns the worker and has it import GX now (idempotent; a failure leaves validation in-process)."""
+    global _POOL
+    with _LOCK:
+        if _POOL is not None:
+            return
+        try:
+            # spawn, not fork: the parent holds DuckDB and Dagster threads that a fork would copy mid-flight.
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _POOL.submit(warm_up)
+        except Exception:  # noqa: BLE001 - validation then runs in this process, just slower to start
+            log.warning("could not start the Great Expectations worker; validating in-process", exc_info=True)
+            _POOL = None
+
+
+def stop() -> None:
+    """Ends the worker (a finished run calls this; at exit, concurrent.futures would too)."""
+    global _POOL
+    with _LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run(frame: pd.DataFrame, expectations: list[tuple[str, dict]], complete: bool = False) -> list[Result | str]:
+    """``validate_frame`` in the worker when there is one, else here."""
+    pool = _POOL
+    if pool is not None:
+        try:
+            return pool.submit(validate_frame, frame, expectations, complete).result()
+        except BrokenProcessPool:
+            log.warning("the Great Expectations worker died; validating in-process from now on")
+            stop()
+    return validate_frame(frame, expectations, complete)
