@@ -631,4 +631,4 @@ def test_the_worker_process_judges_like_this_process(ref):
     finally:
         gx_runner.stop()
     assert gx_runner._POOL is None
-    assert there == here and len(failures(there)) == 2
+    assert there == here and {o.column_name for o in failures(there)} >= {"impressions", "currency"}
