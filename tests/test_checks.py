@@ -632,3 +632,21 @@ def test_the_worker_process_judges_like_this_process(ref):
         gx_runner.stop()
     assert gx_runner._POOL is None
     assert there == here and {o.column_name for o in failures(there)} >= {"impressions", "currency"}
+
+
+def test_a_prefetched_visitor_recount_is_the_recount(warehouse):
+    finish = checks.prefetch_visitor_recount(warehouse)
+    try:
+        outcomes = reconcile(warehouse, "marts.funnel")
+    finally:
+        finish()
+    assert failures(outcomes) == [] and checks._PREFETCHED == {}
+    warehouse.execute("UPDATE marts.funnel SET value = value + 1 WHERE stage = 'unique_visitors' "
+                      "AND period = 'p1' AND channel = 'linkedin'")
+    finish = checks.prefetch_visitor_recount(warehouse)
+    try:
+        failed = only_failure(reconcile(warehouse, "marts.funnel"), "expect_column_pair_values_to_be_equal",
+                              "unique_visitors")
+    finally:
+        finish()
+    assert failed.failed_rows == 1
