@@ -1056,18 +1056,22 @@ def to_pandas(con, sql: str, categorical: Iterable[str] = ()) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def table_frames(con, table_name: str, reference: Reference,
-                 where: str = "true") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows with the columns the suite reads, a 1,000-row sample with every column for the schema rules)."""
-    suite = SUITES[table_name]
+def _present_columns(con, table_name: str) -> set[str]:
     schema_name, table = table_name.split(".")
-    present = {
+    return {
         r[0]
         for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
             [schema_name, table],
         ).fetchall()
     }
+
+
+def table_frames(con, table_name: str, reference: Reference,
+                 where: str = "true") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows with the columns the suite reads, a 1,000-row sample with every column for the schema rules)."""
+    suite = SUITES[table_name]
+    present = _present_columns(con, table_name)
     columns = [c for c in suite.needed_columns(reference) if c in present]
     select = ", ".join(f'"{c}"' for c in columns) or "1 AS no_columns"
     rows = to_pandas(con, f"SELECT {select} FROM {table_name} WHERE {where}", categorical=LOW_CARDINALITY)
@@ -1145,14 +1149,7 @@ def profile_frames(con, table_name: str, reference: Reference,
     they are stored, so Great Expectations judges every value without moving them.
     """
     suite = SUITES[table_name]
-    schema_name, table = table_name.split(".")
-    present = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [schema_name, table],
-        ).fetchall()
-    }
+    present = _present_columns(con, table_name)
     columns = [c for c in suite.needed_columns(reference) if c in present]
     select, flags = [], []
     for c in columns:
