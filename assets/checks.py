@@ -1154,14 +1154,17 @@ def profile_frames(con, table_name: str, reference: Reference,
     select, flags = [], []
     for c in columns:
         if c in suite.profile:
-            select.append(f'min("{c}") AS "{c}"')
+            # A group's rows are all null or all not: keep one value (a placeholder for a private one).
+            withheld = f"CASE WHEN bool_or(\"{c}\" IS NOT NULL) THEN '(withheld)' END AS \"{c}\""
+            select.append(withheld if c in PRIVATE else f'min("{c}") AS "{c}"')
             flags.append(f'("{c}" IS NULL) AS "_{c}_is_null"')
         else:
             select.append(f'"{c}"')
+    # In the order of each group's first row, so that examples are the first failing rows, as on the rows.
     profile = to_pandas(
         con,
         f"SELECT {', '.join(select + flags)}, count(*) AS {WEIGHT} FROM {table_name} WHERE {where} "
-        f"GROUP BY ALL ORDER BY ALL",
+        f"GROUP BY ALL ORDER BY min(rowid)",
         categorical=LOW_CARDINALITY,
     )
     profile = profile.drop(columns=[c for c in profile.columns if c.startswith("_") and c.endswith("_is_null")])
@@ -1174,7 +1177,7 @@ def profile_frames(con, table_name: str, reference: Reference,
         f"SELECT {', '.join(chr(34) + c + chr(34) for c in shown)} FROM {table_name} "
         f"WHERE {where} AND hash({key}) IN (SELECT hash({key}) AS h FROM {table_name} WHERE {where} "
         f"GROUP BY h HAVING count(*) > 1) "
-        f"QUALIFY count(*) OVER (PARTITION BY {key}) > 1 ORDER BY ALL",
+        f"QUALIFY count(*) OVER (PARTITION BY {key}) > 1 ORDER BY rowid",
         categorical=LOW_CARDINALITY,
     )
     sample = to_pandas(con, f"SELECT * FROM {table_name} LIMIT 1000")

@@ -48,6 +48,8 @@ class Result:
 _LOCK = threading.Lock()
 _GX: tuple | None = None
 _POOL: ProcessPoolExecutor | None = None
+# A check that waits longer than this on the worker fails (closed) instead of hanging the night.
+WORKER_TIMEOUT_S = 3600
 
 
 def _gx_parts():
@@ -83,6 +85,29 @@ def warm_up() -> None:
     _gx_parts()
 
 
+def _exit_with_parent() -> None:
+    """In the worker: leave when the process that spawned it is gone (killed, OOM, os._exit)."""
+    def watch() -> None:
+        parent = multiprocessing.parent_process()
+        if parent is not None:
+            parent.join()
+            os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _exception_info(info: dict | None) -> dict:
+    """raised_exception and exception_message of a GX result; GX 1.x nests a metric's failure under its id."""
+    if not info:
+        return {}
+    if "raised_exception" in info:
+        return {k: info[k] for k in ("raised_exception", "exception_message") if k in info}
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("raised_exception"):
+            return {"raised_exception": True, "exception_message": nested.get("exception_message")}
+    return {}
+
+
 def validate_frame(frame: pd.DataFrame, expectations: list[tuple[str, dict]],
                    complete: bool = False) -> list[Result | str]:
     """Validates ``frame`` against (expectation class, kwargs) pairs, in order.
@@ -108,8 +133,7 @@ def validate_frame(frame: pd.DataFrame, expectations: list[tuple[str, dict]],
             out[r.expectation_config.meta["rule"]] = Result(
                 success=bool(r.success),
                 result={k: res[k] for k in RESULT_KEYS if k in res},
-                exception_info={k: v for k, v in (r.exception_info or {}).items()
-                                if k in ("raised_exception", "exception_message")},
+                exception_info=_exception_info(r.exception_info),
             )
     return [o if o is not None else "no result" for o in out]
 
@@ -122,7 +146,8 @@ def start() -> None:
             return
         try:
             # spawn, not fork: the parent holds DuckDB and Dagster threads that a fork would copy mid-flight.
-            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_exit_with_parent)
             _POOL.submit(warm_up)
         except Exception:  # noqa: BLE001 - validation then runs in this process, just slower to start
             log.warning("could not start the Great Expectations worker; validating in-process", exc_info=True)
@@ -143,7 +168,7 @@ def run(frame: pd.DataFrame, expectations: list[tuple[str, dict]], complete: boo
     pool = _POOL
     if pool is not None:
         try:
-            return pool.submit(validate_frame, frame, expectations, complete).result()
+            return pool.submit(validate_frame, frame, expectations, complete).result(timeout=WORKER_TIMEOUT_S)
         except BrokenProcessPool:
             log.warning("the Great Expectations worker died; validating in-process from now on")
             stop()

@@ -1,12 +1,13 @@
 """Site analytics visitor exports (GA4-style, one row per session).
 
 Files can hold tens of millions of sessions, so this parser is DuckDB SQL over
-the file (streaming, spilling to disk) rather than a Python loop. The file is
-read once, into one temporary table of typed cells (``_visitor_typed``, whose
-rowid gives each record its line number); two temporary views over it,
-``_visitor_rows`` and ``_visitor_quarantine``, are what staging moves into the
-warehouse in the same transaction as the ledger entry. A gzip file's physical
-lines are counted in a thread while DuckDB reads it.
+the file (streaming, spilling to disk) rather than a Python loop. Readable
+sessions go straight into staging.sessions in the transaction that records the
+file in the ledger: a Parquet file in one pass (its reader numbers the records),
+a CSV file through one temporary table of typed cells (``_visitor_typed``, whose
+rowids number the records). Unreadable records go to ``_visitor_quarantine``; the
+file is read a second time for them only when there are some. A text file's
+physical lines are counted in a thread while DuckDB reads it.
 
 Normalised grain: one row per session (user_pseudo_id x ga_session_id), with
 its date, campaign (the campaign whose window holds the date), period,
