@@ -840,18 +840,16 @@ def _staged_visitor_scopes(con) -> pd.DataFrame:
                         columns=["campaign_id", "period", "channel", "visitors"])
 
 
-# Frames that several reconciliations share, built once per reconcile() call.
+# Frames built once per reconcile() call, and frames started early (prefetch_visitor_recount),
+# keyed by (connection, builder).
 _SHARED: dict[tuple[int, str], pd.DataFrame] = {}
-
-
-# Recounts started early by prefetch_visitor_recount, by connection.
-_PREFETCHED: dict[int, Future] = {}
+_PREFETCHED: dict[tuple[int, str], Future] = {}
 
 
 def _shared(con, build: Callable) -> pd.DataFrame:
     key = (id(con), build.__name__)
     if key not in _SHARED:
-        started = _PREFETCHED.pop(id(con), None) if build is _staged_visitor_scopes else None
+        started = _PREFETCHED.pop(key, None)
         _SHARED[key] = started.result() if started is not None else build(con)
     return _SHARED[key]
 
@@ -866,10 +864,11 @@ def prefetch_visitor_recount(con) -> Callable[[], None]:
     cursor = con.cursor()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="visitor-recount")
     future = pool.submit(_staged_visitor_scopes, cursor)
-    _PREFETCHED[id(con)] = future
+    key = (id(con), _staged_visitor_scopes.__name__)
+    _PREFETCHED[key] = future
 
     def finish() -> None:
-        unused = _PREFETCHED.pop(id(con), None) is not None
+        unused = _PREFETCHED.pop(key, None) is not None
         try:
             error = future.exception()  # waits: the cursor must be idle before the connection closes
             if error is not None and unused:
@@ -1003,15 +1002,11 @@ RECONCILIATIONS: tuple[Reconciliation, ...] = (
 
 
 def reconcile(con, table_name: str | None = None) -> list[ExpectationOutcome]:
-    """Cross-source reconciliations of the marts with the staged rows (all, or one mart's)."""
-    built: dict[Callable, pd.DataFrame] = {}
+    """Cross-source reconciliations of the marts with the staged rows (all, or one mart's).
 
-    def frame(build: Callable) -> pd.DataFrame:
-        # Two reconciliations may compare the same frame (reach: funnel and cost_per_outcome).
-        if build not in built:
-            built[build] = build(con)
-        return built[build]
-
+    Two reconciliations may compare the same frame (reach: funnel and cost_per_outcome),
+    and two frames may share a recount (visitors): each is built once per call (``_shared``).
+    """
     outcomes = []
     _SHARED.clear()
     try:
@@ -1020,7 +1015,7 @@ def reconcile(con, table_name: str | None = None) -> list[ExpectationOutcome]:
                 continue
             outcomes += _run_rules(
                 rec.table,
-                {r.on: (lambda b=rec.frame: frame(b)) for r in rec.rules},
+                {r.on: (lambda b=rec.frame: _shared(con, b)) for r in rec.rules},
                 rec.rules,
                 {r.on: rec.location for r in rec.rules},
             )
@@ -1324,29 +1319,25 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
     return gate
 
 
+def _suite_check(asset, table: str, blocks: str) -> tuple[dg.AssetCheckSpec, str, Callable]:
+    """The blocking check of one table's expectation suite."""
+    return (dg.AssetCheckSpec(
+        SUITE_CHECK, asset=asset, blocking=True,
+        description=f"The expectation suite of {table}: columns and types, keys, accepted values, "
+        f"ranges and cross-column rules (assets/checks.py SUITES). Blocks {blocks}.",
+    ), SUITE_CHECK, lambda con: validate_table(con, table))
+
+
 def _staged_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
     """The suite of each staged table: it blocks the marts."""
-    return [
-        (dg.AssetCheckSpec(
-            SUITE_CHECK, asset=asset, blocking=True,
-            description=f"The expectation suite of {table}: columns and types, keys, accepted values, "
-            "ranges and cross-column rules (assets/checks.py SUITES). Blocks everything downstream.",
-        ), SUITE_CHECK, lambda con, t=table: validate_table(con, t))
-        for asset, table in ((staged_reach, "staging.reach"), (staged_sessions, "staging.sessions"),
-                             (staged_applications, "staging.applications"))
-    ]
+    return [_suite_check(asset, table, "everything downstream")
+            for asset, table in ((staged_reach, "staging.reach"), (staged_sessions, "staging.sessions"),
+                                 (staged_applications, "staging.applications"))]
 
 
 def _mart_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
     """Every mart's suite and the reconciliations of the marts with staging: they block publication."""
-    out = []
-    for name, key in _MART_KEYS.items():
-        table = f"marts.{name}"
-        out.append((dg.AssetCheckSpec(
-            SUITE_CHECK, asset=key, blocking=True,
-            description=f"The expectation suite of {table}: columns and types, keys, accepted values, "
-            "ranges and cross-column rules (assets/checks.py SUITES). Blocks publication.",
-        ), SUITE_CHECK, lambda con, t=table: validate_table(con, t)))
+    out = [_suite_check(key, f"marts.{name}", "publication") for name, key in _MART_KEYS.items()]
     for table in dict.fromkeys(r.table for r in RECONCILIATIONS):
         out.append((dg.AssetCheckSpec(
             RECONCILIATION_CHECK, asset=_MART_KEYS[table.split(".")[1]], blocking=True,
