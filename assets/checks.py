@@ -37,7 +37,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets import gx_runner, staging
+from assets import containment, gx_runner, staging
 from assets.graph import staged_applications, staged_reach, staged_sessions
 from assets.ingest.hiring import STAGES as APPLICATION_STAGES
 from assets.marts import AD_CHANNELS, ALL, CHANNELS, KPIS, MART_TABLES, REACH_KEY
@@ -60,6 +60,8 @@ FILE_LOCATION = ("source_file", "line_number")
 MAX_EXAMPLES = 5
 # In a profiled frame (Suite.profile) each row stands for this many table rows.
 WEIGHT = "_rows"
+# A profiled column's group flag ("_<column>_is_null"): whether the group's values are null.
+PROFILE_NULL_FLAG = "_is_null"
 # String columns with few distinct values: read as pandas categoricals to save memory on large tables.
 LOW_CARDINALITY = frozenset({
     "channel", "campaign_id", "period", "layout", "source_file", "file_hash", "currency", "stage", "country_code",
@@ -103,6 +105,16 @@ class ExpectationOutcome:
     examples: tuple[str, ...]
     message: str
     check_name: str = ""
+    # Rows a row-level failure took out of the staged table into staging.quarantine (assets/containment.py).
+    quarantined: int = 0
+    # The failing rows' identities (file_hash, line_number, or a profile's group values), for containment.
+    failing: object = field(default=None, compare=False, repr=False)
+    containable: bool = False  # a row-level rule on a staged table: its failing rows can be quarantined
+
+    @property
+    def contained(self) -> bool:
+        """A row-level failure whose rows left the staged table for the quarantine."""
+        return not self.passed and self.containable and self.quarantined > 0
 
 
 # --- reference values the suites need -----------------------------------------------
@@ -277,7 +289,8 @@ def _rows_where(predicate: Callable[[pd.DataFrame], pd.Series], needs: tuple[str
     """The rows ``predicate`` selects, with only the columns the rules on them read (large tables)."""
 
     def build(rows: pd.DataFrame, _ref: Reference) -> pd.DataFrame:
-        keep = dict.fromkeys((*needs, *FILE_LOCATION, WEIGHT))
+        keep = dict.fromkeys((*needs, *FILE_LOCATION, "file_hash", WEIGHT,
+                              *(c for c in rows.columns if c.endswith(PROFILE_NULL_FLAG))))
         return rows.loc[predicate(rows), [c for c in keep if c in rows.columns]]
 
     return Derived(build, needs)
@@ -287,7 +300,8 @@ def _period_bounds(date_column: str) -> Derived:
     """Rows with a period, beside that period's start and end (null when the campaign has no such period)."""
 
     def build(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame:
-        keep = ["campaign_id", "period", date_column, *FILE_LOCATION, *([WEIGHT] if WEIGHT in rows.columns else [])]
+        keep = ["campaign_id", "period", date_column, *FILE_LOCATION, "file_hash",
+                *(c for c in rows.columns if c == WEIGHT or c.endswith(PROFILE_NULL_FLAG))]
         dated = rows.loc[rows["period"].notna(), keep]
         bounds = ref.periods.rename(columns={"start_date": "period_start", "end_date": "period_end"})
         return dated.merge(bounds, on=["campaign_id", "period"], how="left")
@@ -299,6 +313,7 @@ def _currencies_per_file(rows: pd.DataFrame, _ref: Reference) -> pd.DataFrame:
     files = rows.groupby("file_hash", sort=True)
     return pd.DataFrame(
         {
+            "file_hash": files["file_hash"].first(),
             "source_file": files["source_file"].first(),
             "currencies_in_file": files["currency"].nunique(),
             "currencies": files["currency"].agg(lambda s: ", ".join(sorted(s.dropna().unique()))),
@@ -576,7 +591,9 @@ def _run_gx(frame: pd.DataFrame, rules: Sequence[Rule]) -> dict[int, object]:
     """Validates ``frame`` against ``rules``: a gx_runner.Result, or the error that kept a rule from being
     built, keyed by the rule's position."""
     # A profile's failing rows are weighted, so every failing index is needed (a profile is small).
-    results = gx_runner.run(frame, [(r.expectation, r.kwargs) for r in rules], complete=WEIGHT in frame.columns)
+    # Staged rows that fail are quarantined, so every failing index is needed there too.
+    complete = WEIGHT in frame.columns or "file_hash" in frame.columns
+    results = gx_runner.run(frame, [(r.expectation, r.kwargs) for r in rules], complete=complete)
     return dict(enumerate(results))
 
 
@@ -635,6 +652,12 @@ def _outcome(table: str, rule: Rule, result, frame: pd.DataFrame | None, locatio
     failed = res.get("unexpected_count")
     total = res.get("element_count")
     indices = res.get("partial_unexpected_index_list") or []
+    if not result.success and frame is not None and rule.on != "schema" and "file_hash" in frame.columns:
+        every = res.get("unexpected_index_list")
+        every = indices if every is None else every
+        failing = frame.loc[frame.index.isin(every)]
+    else:
+        failing = None
     if frame is not None and WEIGHT in frame.columns and total is not None:
         # A profile row stands for WEIGHT table rows: count those, not the profile's rows.
         indices = res.get("unexpected_index_list") or []
@@ -663,7 +686,8 @@ def _outcome(table: str, rule: Rule, result, frame: pd.DataFrame | None, locatio
         what = "fails"
     shown = f"; e.g. {'; '.join(examples)}" if examples else ""
     return ExpectationOutcome(table, expectation, column, rule.rule, False, failed, tuple(examples),
-                              f"{subject}: {expectation} ({rule.rule}): {what}{shown}")
+                              f"{subject}: {expectation} ({rule.rule}): {what}{shown}",
+                              failing=failing, containable=failing is not None and failed is not None)
 
 
 def _run_rules(table: str, frames: dict[str, Callable[[], pd.DataFrame]], rules: Sequence[Rule],
@@ -1125,8 +1149,11 @@ def _merge(table_name: str, chunks: list[list[ExpectationOutcome]]) -> list[Expe
         subject = f"{table_name}.{first.column_name}" if first.column_name and "," not in first.column_name \
             else table_name
         what = f"{failed:,} rows fail" if failed is not None else "fails"
+        frames = [o.failing for o in failing if o.failing is not None]
         merged.append(replace(
             first, passed=False, failed_rows=failed, examples=examples,
+            failing=pd.concat(frames, ignore_index=True) if frames else None,
+            containable=all(o.containable for o in failing),
             message=f"{subject}: {first.expectation} ({first.rule}): {what} "
                     f"(in {len(failing)} of {len(parts)} chunks); e.g. {'; '.join(examples)}",
         ))
@@ -1152,7 +1179,7 @@ def profile_frames(con, table_name: str, reference: Reference,
             # A group's rows are all null or all not: keep one value (a placeholder for a private one).
             withheld = f"CASE WHEN bool_or(\"{c}\" IS NOT NULL) THEN '(withheld)' END AS \"{c}\""
             select.append(withheld if c in PRIVATE else f'min("{c}") AS "{c}"')
-            flags.append(f'("{c}" IS NULL) AS "_{c}_is_null"')
+            flags.append(f'("{c}" IS NULL) AS "_{c}{PROFILE_NULL_FLAG}"')
         else:
             select.append(f'"{c}"')
     # In the order of each group's first row, so that examples are the first failing rows, as on the rows.
@@ -1162,7 +1189,7 @@ def profile_frames(con, table_name: str, reference: Reference,
         f"GROUP BY ALL ORDER BY min(rowid)",
         categorical=LOW_CARDINALITY,
     )
-    profile = profile.drop(columns=[c for c in profile.columns if c.startswith("_") and c.endswith("_is_null")])
+    # The null flags stay: with the other grouped columns they find a failing group's rows again.
     key = ", ".join(f'"{c}"' for c in suite.unique)
     shown = [c for c in dict.fromkeys((*suite.unique, *suite.unique_show, *suite.location)) if c in present]
     # Rows whose key hash repeats are the candidates (grouping integers is quicker than the string
@@ -1179,7 +1206,9 @@ def profile_frames(con, table_name: str, reference: Reference,
     return profile, shared, sample
 
 
-def validate_table(con, table_name: str) -> list[ExpectationOutcome]:
+def validate_table(con, table_name: str, run_id: str | None = None) -> list[ExpectationOutcome]:
+    """A table's suite on what it holds (a staged table: on the files loaded since their last passing
+    validation). A staged row that fails a row-level rule is quarantined (assets/containment.py)."""
     reference = Reference.from_warehouse(con)
     if table_name not in PARTITION_COLUMN:
         rows, sample = table_frames(con, table_name, reference)
@@ -1194,6 +1223,7 @@ def validate_table(con, table_name: str) -> list[ExpectationOutcome]:
     if SUITES[table_name].profile:
         profile, shared, sample = profile_frames(con, table_name, reference, f"file_hash IN ({hashes})")
         outcomes = validate(table_name, profile, reference, schema_frame=sample, key_frame=shared)
+        outcomes = _contain(con, table_name, outcomes, f"file_hash IN ({hashes})", run_id)
         _mark_validated(con, table_name, pending, outcomes)
         return outcomes
     total = con.execute(f"SELECT count(*) FROM {table_name} WHERE file_hash IN ({hashes})").fetchall()[0][0]
@@ -1205,14 +1235,19 @@ def validate_table(con, table_name: str) -> list[ExpectationOutcome]:
         rows, sample = table_frames(con, table_name, reference, where)
         chunks.append(validate(table_name, rows, reference, schema_frame=sample))
         del rows
-    outcomes = _merge(table_name, chunks)
+    outcomes = _contain(con, table_name, _merge(table_name, chunks), f"file_hash IN ({hashes})", run_id)
     _mark_validated(con, table_name, pending, outcomes)
     return outcomes
 
 
+def _contain(con, table_name: str, outcomes, where: str, run_id: str | None) -> list[ExpectationOutcome]:
+    return containment.contain(con, table_name, outcomes, where, run_id, WEIGHT, PROFILE_NULL_FLAG)
+
+
 def _mark_validated(con, table_name: str, pending, outcomes: Sequence[ExpectationOutcome]) -> None:
-    """Files whose rows passed are not validated again (until the suite changes)."""
-    if all(o.passed for o in outcomes):
+    """Files whose rows passed (what failed a row-level rule having left for the quarantine) are not
+    validated again (until the suite changes)."""
+    if all(o.passed or o.contained for o in outcomes):
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         con.executemany(
             "INSERT INTO audit.validated_files VALUES (?, ?, ?, ?, ?)",
@@ -1236,6 +1271,7 @@ def record(con, outcomes: Sequence[ExpectationOutcome], run_id: str | None, chec
         "failed_rows": pa.array([o.failed_rows for o in outcomes], pa.int64()),
         "examples": pa.array(["; ".join(o.examples) or None for o in outcomes], pa.string()),
         "message": pa.array([o.message for o in outcomes], pa.string()),
+        "quarantined_rows": pa.array([o.quarantined for o in outcomes], pa.int64()),
     })
     con.register("_check_outcomes", rows)
     try:
@@ -1261,16 +1297,19 @@ def outcomes_markdown(outcomes: Sequence[ExpectationOutcome]) -> str:
 
 
 def check_result(outcomes: Sequence[ExpectationOutcome], key: dg.AssetCheckKey | None = None) -> dg.AssetCheckResult:
+    """Passes when every expectation passed or its failing rows were quarantined (contained)."""
     failures = [o for o in outcomes if not o.passed]
     return dg.AssetCheckResult(
         asset_key=key.asset_key if key else None,
         check_name=key.name if key else None,
-        passed=not failures,
+        passed=all(o.contained for o in failures),
         severity=dg.AssetCheckSeverity.ERROR,
         description="\n".join(o.message for o in failures[:10]) or None,
         metadata={
             "expectations": len(outcomes),
             "failed_expectations": len(failures),
+            "contained_expectations": sum(o.contained for o in failures),
+            "rows_quarantined": sum(o.quarantined for o in failures),
             "results": dg.MetadataValue.md(outcomes_markdown(outcomes)),
         },
     )
@@ -1303,10 +1342,22 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
             for key, (check_name, run) in jobs.items():
                 if key not in selected:
                     continue
-                outcomes = [replace(o, check_name=check_name) for o in run(con)]
+                produced = run(con, context.run.run_id)
+                if isinstance(produced, dict):  # a warning-severity report (containment), not a suite
+                    metadata = dict(produced["metadata"])
+                    metadata["by_file_and_reason"] = dg.MetadataValue.md(metadata["by_file_and_reason"])
+                    if not produced["passed"]:
+                        context.log.warning(produced["description"])
+                    yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name,
+                                              passed=produced["passed"], severity=dg.AssetCheckSeverity.WARN,
+                                              description=produced["description"], metadata=metadata)
+                    continue
+                outcomes = [replace(o, check_name=check_name) for o in produced]
                 record(con, outcomes, context.run.run_id, check_name)
                 for o in outcomes:
-                    if not o.passed:
+                    if o.contained:
+                        context.log.warning(o.message)
+                    elif not o.passed:
                         context.log.error(o.message)
                 yield check_result(outcomes, key)
         finally:
@@ -1325,14 +1376,29 @@ def _suite_check(asset, table: str, blocks: str) -> tuple[dg.AssetCheckSpec, str
         SUITE_CHECK, asset=asset, blocking=True,
         description=f"The expectation suite of {table}: columns and types, keys, accepted values, "
         f"ranges and cross-column rules (assets/checks.py SUITES). Blocks {blocks}.",
-    ), SUITE_CHECK, lambda con: validate_table(con, table))
+    ), SUITE_CHECK, lambda con, run_id=None: validate_table(con, table, run_id))
+
+
+QUARANTINE_CHECK = "rows_quarantined"
+
+
+def _quarantine_check(asset, source: str) -> tuple[dg.AssetCheckSpec, str, Callable]:
+    """A warning (never blocking) that lists what the published numbers leave out of a source."""
+    return (dg.AssetCheckSpec(
+        QUARANTINE_CHECK, asset=asset, blocking=False,
+        description=f"Rows of {source} exports held in staging.quarantine (published as data_issues): each "
+        "counts nowhere. Warns while any are held; never blocks.",
+    ), QUARANTINE_CHECK, lambda con, run_id=None: containment.quarantine_report(con, source, run_id))
 
 
 def _staged_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
-    """The suite of each staged table: it blocks the marts."""
-    return [_suite_check(asset, table, "everything downstream")
-            for asset, table in ((staged_reach, "staging.reach"), (staged_sessions, "staging.sessions"),
-                                 (staged_applications, "staging.applications"))]
+    """The suite of each staged table (it blocks the marts) and its quarantine warning."""
+    out = []
+    for asset, table in ((staged_reach, "staging.reach"), (staged_sessions, "staging.sessions"),
+                         (staged_applications, "staging.applications")):
+        out.append(_suite_check(asset, table, "everything downstream"))
+        out.append(_quarantine_check(asset, containment.SOURCE_OF[table]))
+    return out
 
 
 def _mart_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
@@ -1343,7 +1409,7 @@ def _mart_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
             RECONCILIATION_CHECK, asset=_MART_KEYS[table.split(".")[1]], blocking=True,
             description=f"{table} agrees with the staged rows it was built from (assets/checks.py "
             "RECONCILIATIONS). Blocks publication.",
-        ), RECONCILIATION_CHECK, lambda con, t=table: reconcile(con, t)))
+        ), RECONCILIATION_CHECK, lambda con, run_id=None, t=table: reconcile(con, t)))
     return out
 
 

@@ -22,6 +22,8 @@ import duckdb
 import polars as pl
 
 from assets.ingest.common import first_row, Parsed, RejectedFile, file_sha256
+from assets.ingest.contract import contract_fingerprint
+from assets.ingest.landing import SUFFIXES, landing, name_identity
 from assets.ingest.reach import REACH_COLUMNS
 from assets.ingest.hiring import APPLICATION_COLUMNS
 from assets.ingest.visitors import GA4, parse_visitors, release_visitor_tables
@@ -29,11 +31,6 @@ from assets.ingest.visitors import GA4, parse_visitors, release_visitor_tables
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-SUFFIXES = {
-    "reach": (".csv", ".csv.gz", ".tsv", ".txt"),
-    "visitors": (".csv", ".csv.gz", ".parquet"),
-    "hiring": (".csv", ".xlsx"),
-}
 STAGED_TABLE = {"reach": "staging.reach", "visitors": "staging.sessions", "hiring": "staging.applications"}
 
 _SCHEMAS = {
@@ -114,7 +111,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFram
 @dataclass
 class FileOutcome:
     path: str
-    status: str  # loaded | rejected | duplicate | unchanged | superseding
+    status: str  # loaded | rejected | duplicate | unchanged | superseding | ignored
     layout: str | None = None
     data_lines: int = 0
     rows_loaded: int = 0
@@ -146,21 +143,15 @@ class IngestSummary:
             "files_rejected": self.count("rejected"),
             "files_duplicate": self.count("duplicate"),
             "files_unchanged": self.count("unchanged"),
+            "files_ignored": self.count("ignored"),
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
         }
 
 
 def landing_files(folder: Path, source: str) -> list[Path]:
-    """Export files in a landing folder, oldest first (name breaks ties), hidden files skipped."""
-    if not folder.exists():
-        return []
-    found = [
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(SUFFIXES[source])
-    ]
-    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    """The export files of a landing folder (by name), oldest first; the name breaks ties."""
+    return [f.path for f in landing(folder, source) if f.verdict == "export"]
 
 
 def _hash_with_cache(con, path: Path) -> str:
@@ -192,7 +183,11 @@ def ingest_source(
     instead (pass None). A RejectedFile is recorded and the next file goes on.
     """
     summary = IngestSummary(source)
-    for path in landing_files(folder, source):
+    for entry in landing(folder, source):
+        path = entry.path
+        if entry.verdict != "export":
+            summary.files.append(record_by_name(con, source, path, entry.verdict, entry.reason, run_id))
+            continue
         digest = _hash_with_cache(con, path)
         known = first_row(con.execute("SELECT status, path FROM ingest.file_ledger WHERE file_hash = ?", [digest]))
         if known:
@@ -209,9 +204,39 @@ def ingest_source(
     return summary
 
 
+LEDGER_COLUMNS = ("file_hash", "source", "layout", "export_key", "path", "size_bytes", "data_lines", "rows_loaded",
+                  "rows_quarantined", "status", "message", "superseded_by", "loaded_at", "run_id")
+
+
+def _ledger_insert(con, **values) -> None:
+    columns = [c for c in LEDGER_COLUMNS if c in values]
+    con.execute(
+        f"INSERT OR REPLACE INTO ingest.file_ledger ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [values[c] for c in columns],
+    )
+
+
+def record_by_name(con, source: str, path: Path, verdict: str, reason: str, run_id: str | None) -> FileOutcome:
+    """Records an outcome its name decided (ignored, or rejected as a type the folder does not take)."""
+    identity = name_identity(source, path)
+    known = first_row(con.execute("SELECT status FROM ingest.file_ledger WHERE file_hash = ?", [identity]))
+    if known is None:
+        if verdict == "rejected":
+            log.warning("rejected %s", reason)
+        _ledger_insert(con, file_hash=identity, source=source, path=str(path),
+                       size_bytes=path.stat().st_size if path.is_file() else None, data_lines=None, rows_loaded=0,
+                       rows_quarantined=0, status=verdict, message=reason, loaded_at=_now(), run_id=run_id)
+        return FileOutcome(str(path), verdict, message=reason)
+    return FileOutcome(str(path), "unchanged", message=reason)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutcome:
     size = path.stat().st_size
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = _now()
     registered: list[str] = []
     con.execute("BEGIN")
     try:
@@ -222,7 +247,8 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
             layout, export_key = load.layout, load.export_key
             data_lines, loaded, quarantined = load.data_lines, load.rows_loaded, load.rows_quarantined
             rows_sql = None
-            quarantine_sql = "SELECT line_number, column_name, value, reason FROM _visitor_quarantine"
+            quarantine_sql = ("SELECT line_number, column_name, value, reason, "
+                              "'every cell reads as its declared type' AS rule FROM _visitor_quarantine")
         else:
             parsed = parse(path)
             layout, export_key = parsed.layout, parsed.export_key
@@ -233,15 +259,23 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
                 orient="row",
             )
             qframe = pl.DataFrame(
-                [(q.line_number, q.column, q.value, q.reason) for q in parsed.quarantined],
-                schema={"line_number": pl.Int64, "column_name": pl.String, "value": pl.String, "reason": pl.String},
+                [(q.line_number, q.column, q.value, q.reason, q.rule) for q in parsed.quarantined],
+                schema={"line_number": pl.Int64, "column_name": pl.String, "value": pl.String, "reason": pl.String,
+                        "rule": pl.String},
                 orient="row",
             )
             for name, data in (("_parsed_rows", frame), ("_parsed_quarantine", qframe)):
                 con.register(name, data.to_arrow())
                 registered.append(name)
             rows_sql = "SELECT *, ? AS layout, ? AS source_file, ? AS file_hash FROM _parsed_rows"
-            quarantine_sql = "SELECT line_number, column_name, value, reason FROM _parsed_quarantine"
+            quarantine_sql = "SELECT line_number, column_name, value, reason, rule FROM _parsed_quarantine"
+        if loaded + quarantined != data_lines:
+            raise RejectedFile(path, None, None, f"line accounting failed: {loaded} loaded + {quarantined} "
+                                                 f"quarantined != {data_lines} data lines")
+        if loaded == 0:
+            # Nothing staged says nothing about whose export this is: it keeps an identity of its
+            # own, so it never supersedes (empties) another organisation's or account's file.
+            export_key = f"{layout}|no rows staged|{digest}"
         superseded = [
             r[0]
             for r in con.execute(
@@ -265,23 +299,20 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
                 raise RejectedFile(path, None, None,
                                    f"line accounting failed: {loaded} readable rows but {inserted} staged")
         con.execute(
-            f"INSERT INTO staging.quarantine SELECT ?, ?, ?, line_number, column_name, value, reason, ? "
-            f"FROM ({quarantine_sql})",
+            f"INSERT INTO staging.quarantine BY NAME SELECT ? AS source, ? AS source_file, ? AS file_hash, "
+            f"line_number, column_name, value, reason, rule, ? AS run_id FROM ({quarantine_sql})",
             [source, path.name, digest, run_id],
         )
-        con.execute(
-            "INSERT INTO ingest.file_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', ?, NULL, ?, ?)",
-            [digest, source, layout, export_key, str(path), size, data_lines, loaded, quarantined,
-             (f"replaces {len(superseded)} earlier export(s)" if superseded else None), now, run_id],
-        )
+        _ledger_insert(con, file_hash=digest, source=source, layout=layout, export_key=export_key, path=str(path),
+                       size_bytes=size, data_lines=data_lines, rows_loaded=loaded, rows_quarantined=quarantined,
+                       status="loaded", message=f"replaces {len(superseded)} earlier export(s)" if superseded else None,
+                       loaded_at=now, run_id=run_id)
         con.execute("COMMIT")
     except RejectedFile as exc:
         con.execute("ROLLBACK")
         log.warning("rejected %s", exc)
-        con.execute(
-            "INSERT INTO ingest.file_ledger VALUES (?, ?, NULL, NULL, ?, ?, NULL, 0, 0, 'rejected', ?, NULL, ?, ?)",
-            [digest, source, str(path), size, str(exc), now, run_id],
-        )
+        _ledger_insert(con, file_hash=digest, source=source, path=str(path), size_bytes=size, rows_loaded=0,
+                       rows_quarantined=0, status="rejected", message=str(exc), loaded_at=now, run_id=run_id)
         return FileOutcome(str(path), "rejected", message=str(exc))
     except Exception:
         con.execute("ROLLBACK")
@@ -298,7 +329,9 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
 # Bumped when parsing or attribution rules change how existing exports are staged (the ledger
 # key, line accounting): the next run re-stages everything once, like a reference change.
 # 2: visitor export keys include the file name; empty lines are not data lines.
-STAGING_RULES_VERSION = "2"
+# 3: declared contracts (strict types, scrubbed free text), quarantine rules, row problems contained.
+# The contract's own fingerprint is part of it: editing a declaration re-stages once.
+STAGING_RULES_VERSION = "3:" + contract_fingerprint()
 
 
 def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> bool:

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS ingest.file_ledger (
     data_lines       BIGINT,
     rows_loaded      BIGINT,
     rows_quarantined BIGINT,
-    status           VARCHAR NOT NULL,   -- loaded | rejected | superseded | withdrawn (talent-pipeline withdraw)
+    status           VARCHAR NOT NULL,   -- loaded | rejected | ignored | superseded | withdrawn (talent-pipeline withdraw)
     message          VARCHAR,            -- why rejected (file, line, column) or what superseded it
     superseded_by    VARCHAR,
     loaded_at        TIMESTAMP NOT NULL,
@@ -41,8 +41,11 @@ CREATE TABLE IF NOT EXISTS staging.quarantine (
     column_name VARCHAR,
     value       VARCHAR,   -- the offending cell; never from a personal-data column
     reason      VARCHAR NOT NULL,
-    run_id      VARCHAR
+    run_id      VARCHAR,
+    rule        VARCHAR    -- the rule the row broke (a declared type, or a staged suite's expectation)
 );
+-- Warehouses made before the rule column: re-staged once by STAGING_RULES_VERSION 3.
+ALTER TABLE staging.quarantine ADD COLUMN IF NOT EXISTS rule VARCHAR;
 
 CREATE TABLE IF NOT EXISTS staging.reach (
     date                 DATE NOT NULL,
@@ -112,5 +115,7 @@ CREATE TABLE IF NOT EXISTS audit.check_results (
     passed       BOOLEAN,
     failed_rows  BIGINT,
     examples     VARCHAR,
-    message      VARCHAR
+    message      VARCHAR,
+    quarantined_rows BIGINT   -- rows a row-level failure moved to staging.quarantine (contained, not blocking)
 );
+ALTER TABLE audit.check_results ADD COLUMN IF NOT EXISTS quarantined_rows BIGINT;

@@ -519,7 +519,10 @@ def test_checks_are_blocking_and_cover_every_table():
     from pipelines.resources import TalentStore
 
     specs = [spec for check in checks.CHECKS for spec in check.check_specs]
-    assert all(spec.blocking for spec in specs)
+    # Every suite and reconciliation blocks; the quarantine reports only warn.
+    assert all(spec.blocking == (spec.name != checks.QUARANTINE_CHECK) for spec in specs)
+    warned = {spec.asset_key.to_user_string() for spec in specs if spec.name == checks.QUARANTINE_CHECK}
+    assert warned == {"staged_reach", "staged_sessions", "staged_applications"}
     suites = {spec.asset_key.to_user_string() for spec in specs if spec.name == checks.SUITE_CHECK}
     assert suites == {"staged_reach", "staged_sessions", "staged_applications",
                       *(f"marts/{name}" for name in checks.MART_TABLES)}

@@ -46,7 +46,8 @@ def test_bad_values_are_quarantined_with_line_and_column(con):
     load = parse_visitors(con, VISITORS / "sessions_bad_values.csv")
     assert (load.data_lines, load.rows_loaded, load.rows_quarantined) == (4, 1, 3)
     q = con.execute("SELECT line_number, column_name, value FROM _visitor_quarantine ORDER BY 1").fetchall()
-    assert q == [(3, "event_date", "2020-13-45"), (4, "ga_session_id", "x"), (5, "user_pseudo_id", None)]
+    # ga_session_id is declared an identifier (contracts.toml): its value is never kept in quarantine.
+    assert q == [(3, "event_date", "2020-13-45"), (4, "ga_session_id", None), (5, "user_pseudo_id", None)]
 
 
 @pytest.mark.parametrize("name, line, column, words", [

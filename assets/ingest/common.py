@@ -18,6 +18,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from assets.ingest.contract import (  # noqa: F401 - the typed readers live with the declarations
+    EMPTY,
+    BadValue,
+    Layout,
+    LossyValue,
+    normalise_header,
+    parse_count,
+    parse_number,
+    safe_value,
+)
+
 SOURCES = ("reach", "visitors", "hiring")
 
 
@@ -37,36 +48,6 @@ class RejectedFile(Exception):
         super().__init__(f"{where}: {reason}")
 
 
-class BadValue(ValueError):
-    """One cell could not be read as the type its column needs."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """A vendor layout, recognised by its header (never by the file name)."""
-
-    name: str
-    source: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-
-    def matches(self, header: Sequence[str]) -> bool:
-        cells = {normalise_header(c) for c in header}
-        return all(normalise_header(r) in cells for r in self.required)
-
-    def missing(self, header: Sequence[str]) -> list[str]:
-        cells = {normalise_header(c) for c in header}
-        return [r for r in self.required if normalise_header(r) not in cells]
-
-    def overlap(self, header: Sequence[str]) -> int:
-        cells = {normalise_header(c) for c in header}
-        return sum(normalise_header(r) in cells for r in self.required)
-
-
-def normalise_header(cell: str) -> str:
-    return re.sub(r"\s+", " ", cell.replace("\ufeff", "")).strip().strip('"').lower()
-
-
 @dataclass
 class Quarantined:
     """A data line that was read but not staged. Holds no personal data."""
@@ -75,6 +56,7 @@ class Quarantined:
     column: str | None
     value: str | None
     reason: str
+    rule: str = "every cell reads as its declared type"
 
 
 @dataclass
@@ -170,7 +152,13 @@ class Table:
     data_lines: int = 0
 
     def index(self) -> dict[str, int]:
-        return {normalise_header(c): i for i, c in enumerate(self.header)}
+        """Canonical column key -> cell index, through the layout's aliases (localised headers)."""
+        return self.layout.resolve(self.header)[0]
+
+    @property
+    def header_currency(self) -> str | None:
+        """The currency a header cell names, e.g. Meta's 'Amount spent (EUR)'."""
+        return self.layout.resolve(self.header)[1]
 
 
 def read_table(
@@ -264,100 +252,11 @@ def _open_quote_column(header: list[str], line: str, delimiter: str) -> str | No
     return None
 
 
-# --- typed cell readers -----------------------------------------------------
-
-EMPTY = {"", "--", "-", "n/a", "null", "none"}
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def parse_number(value: str | None, decimal: str = ".") -> float | None:
-    """Reads '1 234,56', '1.234,56', '1,234.56', '--'. ``decimal`` is the layout's separator.
-
-    Thousands separators are whatever is not the decimal separator: space,
-    no-break space, narrow no-break space, apostrophe, or the other of ',' '.'.
-    """
-    if value is None:
-        return None
-    text = value.strip().replace("\u00a0", " ").replace("\u202f", " ")
-    if text.lower() in EMPTY:
-        return None
-    thousands = "." if decimal == "," else ","
-    for sep in (" ", "'", thousands):
-        text = text.replace(sep, "")
-    if decimal == ",":
-        text = text.replace(",", ".")
-    if text.startswith("+"):
-        text = text[1:]
-    if not _NUMBER.match(text):
-        raise BadValue(f"not a number: {value!r}")
-    return float(text)
-
-
-def parse_count(value: str | None, decimal: str = ".") -> int | None:
-    number = parse_number(value, decimal)
-    if number is None:
-        return None
-    if number != int(number):
-        raise BadValue(f"not a whole count: {value!r}")
-    return int(number)
-
-
-_DATE_FORMATS = {
-    "iso": ("%Y-%m-%d",),
-    "us": ("%m/%d/%Y",),
-    "day_first": ("%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y"),
-    "compact": ("%Y%m%d",),
-}
-
-
-def parse_date(value, style: str = "iso") -> date | None:
-    """Reads a date in the layout's style; Excel cells arrive as datetime already."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    if text.lower() in EMPTY:
-        return None
-    if style == "timestamp":
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        except ValueError as exc:
-            raise BadValue(f"not an ISO timestamp: {value!r}") from exc
-    if " " in text and style != "long":
-        text = text.split(" ")[0]
-    for fmt in _DATE_FORMATS[style]:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise BadValue(f"not a date in {style} format: {value!r}")
-
-
 def cell(record: list[str], idx: dict[str, int], name: str) -> str | None:
     i = idx.get(normalise_header(name))
     if i is None or i >= len(record):
         return None
     return record[i]
-
-
-_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
-
-
-def safe_value(value) -> str | None:
-    """What a quarantine row may keep of a cell: short, and never anything that looks like an e-mail.
-
-    Callers also drop values of personal-data columns; this catches personal data
-    that a shifted or free-text cell carries into another column.
-    """
-    if value is None:
-        return None
-    text = str(value)
-    if _EMAIL.search(text):
-        return "<withheld: looks like an e-mail address>"
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def width_problem(record: list, header: list[str]) -> str | None:

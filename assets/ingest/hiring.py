@@ -15,7 +15,7 @@ from pathlib import Path
 
 from assets.ingest.common import (
     BadValue,
-    Layout,
+    LossyValue,
     Parsed,
     Quarantined,
     RejectedFile,
@@ -23,48 +23,16 @@ from assets.ingest.common import (
     cell,
     decode,
     normalise_header,
-    parse_date,
     read_table,
-    safe_value,
     width_problem,
 )
+from assets.ingest.contract import layout, read_cell, safe_value
 from assets.ingest.reference import Attribution, country_code
 
-ATS = Layout(
-    "ats_applications",
-    "hiring",
-    (
-        "id",
-        "candidate_id",
-        "job_title",
-        "created_at",
-        "changed_stage_at",
-        "stage",
-        "referring_site",
-        "referring_url",
-        "candidate_email",
-        "candidate_country",
-        "organisation",
-    ),
-)
-TEMPLATE = Layout(
-    "hiring_template",
-    "hiring",
-    (
-        "Organisation",
-        "Candidate reference",
-        "Email",
-        "Job title",
-        "Application date",
-        "Hire date",
-        "Country of residence",
-        "Source",
-    ),
-)
+ATS = layout("ats_applications")
+TEMPLATE = layout("hiring_template")
 LAYOUTS = (ATS, TEMPLATE)
 STAGES = ("applied", "screening", "interview", "offer", "hired", "rejected")
-# Columns whose values are personal data: a quarantine row never keeps them.
-PERSONAL = {"candidate_first_name", "candidate_last_name", "candidate_email", "email", "candidate reference"}
 
 APPLICATION_COLUMNS = (
     "application_key",
@@ -121,16 +89,19 @@ def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed
     for line_number, record in table.records:
         problem = width_problem(record, table.header)
         if problem:
-            out.quarantined.append(Quarantined(line_number, None, None, problem))
+            out.quarantined.append(Quarantined(line_number, None, None, problem, "a row has the header's width"))
             continue
         try:
             if table.layout is ATS:
                 row = _ats_row(record, idx, attribution, pii_key)
             else:
                 row = _template_row(record, idx, attribution, pii_key)
+        except LossyValue as exc:
+            raise RejectedFile(path, line_number, exc.column, f"{exc}: the export's types are lossy") from exc
         except _Bad as bad:
-            value = None if (bad.column or "").lower() in PERSONAL else safe_value(bad.value)
-            out.quarantined.append(Quarantined(line_number, bad.column, value, bad.reason))
+            column = _declared(table, bad.column)
+            value = safe_value(bad.value, column) if column is not None else safe_value(bad.value)
+            out.quarantined.append(Quarantined(line_number, bad.column, value, bad.reason, bad.rule))
             continue
         row["line_number"] = line_number
         dates.append(row["applied_on"])
@@ -143,24 +114,36 @@ def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed
 
 
 class _Bad(Exception):
-    def __init__(self, column: str | None, value, reason: str):
-        self.column, self.value, self.reason = column, value, reason
+    def __init__(self, column: str | None, value, reason: str, rule: str = "every cell reads as its declared type"):
+        self.column, self.value, self.reason, self.rule = column, value, reason, rule
 
 
-def _date(record, idx, column, style):
-    raw = cell(record, idx, column)
+def _declared(table: Table, name: str | None):
     try:
-        return parse_date(raw, style)
+        return table.layout.column(name) if name else None
+    except StopIteration:
+        return None
+
+
+def _read(record, idx, lay, name):
+    """One cell of ``lay`` by its declaration in contracts.toml."""
+    column = lay.column(name)
+    raw = cell(record, idx, column.name)
+    try:
+        return read_cell(column, raw)
+    except LossyValue as exc:
+        exc.column = column.name
+        raise
     except BadValue as exc:
-        raise _Bad(column, raw, str(exc)) from exc
+        raise _Bad(column.name, raw, str(exc)) from exc
 
 
 def _organisation(record, idx, column, attribution: Attribution) -> tuple[str | None, str]:
     name = (cell(record, idx, column) or "").strip()
     if not name:
         raise _Bad(column, None, "organisation is empty")
-    # An unknown organisation is staged with org_id NULL: the quality gate
-    # blocks publication and names it, rather than dropping its hires.
+    # An unknown organisation is staged with org_id NULL: the staged gate quarantines the row
+    # with its reason (it comes back by itself when the register gains the organisation).
     return attribution.org_for(name), name
 
 
@@ -170,24 +153,25 @@ def _country(record, idx, column) -> str:
         raise _Bad(column, None, "country of residence is empty")
     code = country_code(raw)
     if code is None:
-        raise _Bad(column, raw, "country maps to no ISO 3166-1 country (not guessed)")
+        raise _Bad(column, raw, "country maps to no ISO 3166-1 country (not guessed)",
+                   "the country of residence maps to an ISO 3166-1 country")
     return code
 
 
 def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
-    application_id = (cell(record, idx, "id") or "").strip()
+    application_id = _read(record, idx, ATS, "id") or ""
     if not application_id:
         raise _Bad("id", None, "application id is empty")
     org_id, org_name = _organisation(record, idx, "organisation", attribution)
     stage = (cell(record, idx, "stage") or "").strip().lower()
     if stage not in STAGES:
         raise _Bad("stage", stage, f"stage is not one of {', '.join(STAGES)}")
-    applied_on = _date(record, idx, "created_at", "timestamp")
+    applied_on = _read(record, idx, ATS, "created_at")
     if applied_on is None:
         raise _Bad("created_at", None, "application date is empty")
     hire_date = None
     if stage == "hired":
-        hire_date = _date(record, idx, "changed_stage_at", "timestamp")
+        hire_date = _read(record, idx, ATS, "changed_stage_at")
         if hire_date is None:
             raise _Bad("changed_stage_at", None, "a hired application has no changed_stage_at (hire date)")
     site, url = cell(record, idx, "referring_site"), cell(record, idx, "referring_url")
@@ -198,9 +182,9 @@ def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
         "org_id": org_id,
         "organisation_name": org_name,
         "candidate_key": candidate_key(
-            pii_key, cell(record, idx, "candidate_email"), f"{key_org}:{cell(record, idx, 'candidate_id') or ''}"
+            pii_key, cell(record, idx, "candidate_email"), f"{key_org}:{_read(record, idx, ATS, 'candidate_id') or ''}"
         ),
-        "job_title": cell(record, idx, "job_title"),
+        "job_title": _read(record, idx, ATS, "job_title"),
         "applied_on": applied_on,
         "stage": stage,
         "hire_date": hire_date,
@@ -212,17 +196,17 @@ def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
 
 def _template_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
     org_id, org_name = _organisation(record, idx, "Organisation", attribution)
-    applied_on = _date(record, idx, "Application date", "day_first")
+    applied_on = _read(record, idx, TEMPLATE, "Application date")
     if applied_on is None:
         raise _Bad("Application date", None, "application date is empty")
-    hire_date = _date(record, idx, "Hire date", "day_first")
+    hire_date = _read(record, idx, TEMPLATE, "Hire date")
     key_org = org_id or org_name.lower()
     reference = cell(record, idx, "Candidate reference")
     email = cell(record, idx, "Email")
     if not (reference and str(reference).strip()) and not (email and str(email).strip()):
         raise _Bad("Candidate reference", None, "neither e-mail nor candidate reference is given")
     key = candidate_key(pii_key, email and str(email), f"{key_org}:{reference or ''}")
-    job = cell(record, idx, "Job title")
+    job = _read(record, idx, TEMPLATE, "Job title")
     source = cell(record, idx, "Source")
     return {
         "application_key": _digest("template", key_org, key, job or "", applied_on.isoformat()),

@@ -13,52 +13,24 @@ from pathlib import Path
 
 from assets.ingest.common import (
     BadValue,
-    Layout,
+    LossyValue,
     Parsed,
     Quarantined,
     RejectedFile,
     Table,
     cell,
-    normalise_header,
-    parse_count,
-    parse_date,
-    parse_number,
     read_table,
     safe_value,
     width_problem,
 )
+from assets.ingest.contract import Layout, layout, read_cell
 from assets.ingest.reference import Attribution
 
-LINKEDIN = Layout(
-    "linkedin_campaign_performance",
-    "reach",
-    (
-        "Start Date (in UTC)",
-        "Account Name",
-        "Campaign Group Name",
-        "Campaign Name",
-        "Campaign ID",
-        "Currency",
-        "Total Spent",
-        "Impressions",
-        "Clicks",
-        "Reach",
-        "Clicks to Landing Page",
-    ),
-)
-META = Layout(
-    "meta_ads_manager",
-    "reach",
-    ("Reporting starts", "Reporting ends", "Campaign name", "Ad set name", "Day", "Impressions", "Reach", "Link clicks"),
-)
-GOOGLE = Layout(
-    "google_ads_campaign_report",
-    "reach",
-    ("Day", "Campaign", "Campaign ID", "Currency code", "Cost", "Impr.", "Clicks"),
-)
+LINKEDIN = layout("linkedin_campaign_performance")
+META = layout("meta_ads_manager")
+GOOGLE = layout("google_ads_campaign_report")
 LAYOUTS = (LINKEDIN, META, GOOGLE)
-CHANNEL = {LINKEDIN.name: "linkedin", META.name: "meta", GOOGLE.name: "google_ads"}
-_META_SPEND = re.compile(r"^amount spent \(([a-z]{3})\)$")
+CHANNEL = {lay.name: lay.options["channel"] for lay in LAYOUTS}
 
 REACH_COLUMNS = (
     "date",
@@ -77,28 +49,36 @@ REACH_COLUMNS = (
 )
 
 
-def _is_google_footer(cells: list[str]) -> bool:
-    return bool(cells) and cells[0].strip().lower().startswith("total:")
+def _is_footer(cells: list[str]) -> bool:
+    """Footer rows ('Total: ...') of the layouts that declare one are not data lines."""
+    prefixes = tuple(lay.options["footer_prefix"].lower() for lay in LAYOUTS if "footer_prefix" in lay.options)
+    return bool(cells) and cells[0].strip().lower().startswith(prefixes)
 
 
 def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -> Parsed:
     """Parses one reach export into canonical rows and quarantined lines."""
-    table = read_table(path, LAYOUTS, text=text, is_footer=_is_google_footer)
+    table = read_table(path, LAYOUTS, text=text, is_footer=_is_footer)
     layout = table.layout
     idx = table.index()
     out = Parsed(layout=layout.name, data_lines=table.data_lines)
-    spend_col, header_currency = _spend_column(table)
+    header_currency = table.header_currency
+    spend = layout.by_field("spend")
+    if spend.key not in idx:
+        raise RejectedFile(path, table.header_line, spend.name, f"{layout.name} export has no {spend.name!r} column")
     # Meta writes decimal commas with European settings, where the delimiter is ';'. With a ','
     # delimiter the numbers are US-style ("1,234.56"), and reading them European would inflate spend 100x.
-    meta_decimal = "," if table.delimiter == ";" else "."
+    comma_with = layout.options.get("decimal_comma_with_delimiter")
+    decimal = "," if comma_with and table.delimiter == comma_with else "."
     dates = []
     for line_number, record in table.records:
         problem = width_problem(record, table.header)
         if problem:
-            out.quarantined.append(Quarantined(line_number, None, None, problem))
+            out.quarantined.append(Quarantined(line_number, None, None, problem, "a row has the header's width"))
             continue
         try:
-            row = _reach_row(layout, record, idx, spend_col, header_currency, meta_decimal)
+            row = _reach_row(layout, record, idx, header_currency, decimal)
+        except LossyValue as exc:
+            raise RejectedFile(path, line_number, exc.column, f"{exc}: the export's types are lossy") from exc
         except _Bad as bad:
             out.quarantined.append(Quarantined(line_number, bad.column, safe_value(bad.value), bad.reason))
             continue
@@ -109,16 +89,18 @@ def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -
             out.quarantined.append(
                 Quarantined(
                     line_number,
-                    _date_column(layout),
+                    layout.by_field("date").name,
                     row["date"].isoformat(),
                     f"date outside every period of campaign {row['campaign_id']}",
+                    "a campaign's row is dated inside one of its periods",
                 )
             )
             continue
         rate = attribution.fx.get(row["currency"])
         if rate is None:
             out.quarantined.append(
-                Quarantined(line_number, "currency", row["currency"], "currency has no rate in fx_rates.csv")
+                Quarantined(line_number, "currency", row["currency"], "currency has no rate in fx_rates.csv",
+                            "every currency has a rate in fx_rates.csv")
             )
             continue
         row["spend_eur"] = None if row["spend"] is None else round(row["spend"] * rate, 2)
@@ -136,84 +118,33 @@ class _Bad(Exception):
         self.column, self.value, self.reason = column, value, reason
 
 
-def _spend_column(table: Table) -> tuple[str, str | None]:
-    if table.layout is LINKEDIN:
-        return "Total Spent", None
-    if table.layout is GOOGLE:
-        return "Cost", None
-    for name in table.header:
-        m = _META_SPEND.match(normalise_header(name))
-        if m:
-            return name, m.group(1).upper()
-    raise RejectedFile(
-        table.path, table.header_line, "Amount spent (CUR)", "Meta export has no 'Amount spent (<currency>)' column"
-    )
-
-
-def _date_column(layout: Layout) -> str:
-    return {LINKEDIN.name: "Start Date (in UTC)", META.name: "Day", GOOGLE.name: "Day"}[layout.name]
-
-
-def _read(record, idx, column, reader):
-    raw = cell(record, idx, column)
-    try:
-        return reader(raw)
-    except BadValue as exc:
-        raise _Bad(column, raw, str(exc)) from exc
-
-
-def _reach_row(layout: Layout, record, idx, spend_col: str, header_currency: str | None, meta_decimal: str) -> dict:
-    if layout is LINKEDIN:
-        day = _read(record, idx, "Start Date (in UTC)", lambda v: parse_date(v, "us"))
-        row = {
-            "platform_campaign": cell(record, idx, "Campaign Name"),
-            "ad_set": None,
-            "platform_campaign_id": cell(record, idx, "Campaign ID"),
-            "impressions": _read(record, idx, "Impressions", parse_count),
-            "clicks": _read(record, idx, "Clicks to Landing Page", parse_count),
-            "spend": _read(record, idx, spend_col, parse_number),
-            "currency": (cell(record, idx, "Currency") or "").strip().upper(),
-            "platform_reach": _read(record, idx, "Reach", parse_count),
-        }
-    elif layout is META:
-        def eu_count(v):
-            return parse_count(v, decimal=meta_decimal)
-
-        day = _read(record, idx, "Day", lambda v: parse_date(v, "iso"))
-        currency = (cell(record, idx, "Currency") or header_currency or "").strip().upper()
-        if header_currency and currency and currency != header_currency:
-            raise _Bad("Currency", currency, f"row currency differs from the spend header's {header_currency}")
-        row = {
-            "platform_campaign": cell(record, idx, "Campaign name"),
-            "ad_set": cell(record, idx, "Ad set name"),
-            "platform_campaign_id": None,
-            "impressions": _read(record, idx, "Impressions", eu_count),
-            "clicks": _read(record, idx, "Link clicks", eu_count),
-            "spend": _read(record, idx, spend_col, lambda v: parse_number(v, decimal=meta_decimal)),
-            "currency": currency,
-            "platform_reach": _read(record, idx, "Reach", eu_count),
-        }
-    else:
-        day = _read(record, idx, "Day", lambda v: parse_date(v, "iso"))
-        row = {
-            "platform_campaign": cell(record, idx, "Campaign"),
-            "ad_set": None,
-            "platform_campaign_id": cell(record, idx, "Campaign ID"),
-            "impressions": _read(record, idx, "Impr.", parse_count),
-            "clicks": _read(record, idx, "Clicks", parse_count),
-            "spend": _read(record, idx, "Cost", parse_number),
-            "currency": (cell(record, idx, "Currency code") or "").strip().upper(),
-            "platform_reach": None,
-        }
-    if day is None:
-        raise _Bad(_date_column(layout), None, "date is empty")
+def _reach_row(layout: Layout, record, idx, header_currency: str | None, decimal: str) -> dict:
+    """The staged fields of one record, each read by its declaration in contracts.toml."""
+    row = {"ad_set": None, "platform_campaign_id": None, "platform_reach": None}
+    for column in layout.columns:
+        if column.field is None:
+            continue
+        raw = cell(record, idx, column.name)
+        try:
+            row[column.field] = read_cell(column, raw, decimal)
+        except LossyValue as exc:
+            exc.column = column.name
+            raise
+        except BadValue as exc:
+            raise _Bad(column.name, raw, str(exc)) from exc
+    currency = row.get("currency") or header_currency or ""
+    if header_currency and currency != header_currency:
+        raise _Bad(layout.by_field("currency").name, currency,
+                   f"row currency differs from the spend header's {header_currency}")
+    row["currency"] = currency
+    if row["date"] is None:
+        raise _Bad(layout.by_field("date").name, None, "date is empty")
     if not row["platform_campaign"]:
-        raise _Bad("campaign", None, "campaign name is empty")
+        raise _Bad(layout.by_field("platform_campaign").name, None, "campaign name is empty")
     if row["impressions"] is None:
-        raise _Bad("impressions", None, "impressions are empty")
+        raise _Bad(layout.by_field("impressions").name, None, "impressions are empty")
     if row["clicks"] is None:
         row["clicks"] = 0
-    row["date"] = day
     row["channel"] = CHANNEL[layout.name]
     return row
 

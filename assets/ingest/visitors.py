@@ -28,23 +28,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from assets.ingest.common import first_row, Layout, RejectedFile, decode, normalise_header, sniff_delimiter
+from assets.ingest.common import first_row, RejectedFile, decode, sniff_delimiter
+from assets.ingest.contract import EMAIL_MARKER, EMAIL_PATTERN, LOSSY_ID_PATTERN, PHONE_MARKER, PHONE_PATTERN, layout, sql_date
 
-GA4 = Layout(
-    "ga4_sessions",
-    "visitors",
-    (
-        "event_date",
-        "user_pseudo_id",
-        "ga_session_id",
-        "session_source",
-        "session_medium",
-        "session_campaign",
-        "landing_page",
-        "country",
-        "engaged_session",
-    ),
-)
+GA4 = layout("ga4_sessions")
 
 # The one definition of how a session's source/medium becomes a channel.
 CHANNEL_SQL = """
@@ -201,7 +188,9 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         if GA4.overlap(columns) < 3:
             raise RejectedFile(path, 1, None, "unknown layout: the header is not a GA4 session export")
         raise RejectedFile(path, 1, missing[0], f"required column(s) {missing} missing from the header")
-    cols = {normalise_header(c): c for c in columns}
+    cols = {key: columns[i] for key, i in GA4.resolve(columns)[0].items()}
+    if is_parquet:
+        _reject_lossy_parquet_types(path, con, cols)
     release_visitor_tables(con)
     if not is_parquet:
         counter = _LineCounter(path)
@@ -268,14 +257,17 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
             raise RejectedFile(path, None, None,
                                f"line accounting failed: {twice} session(s) matched two overlapping periods "
                                "of their campaign")
+    date_formats = ", ".join(GA4.column("event_date").formats)
     quarantine = (
         "SELECT line_number, bad_column AS column_name, "
-        "CASE bad_column WHEN 'event_date' THEN event_date_raw WHEN 'ga_session_id' THEN ga_session_id_raw "
+        "CASE bad_column WHEN 'event_date' THEN event_date_raw "
         "WHEN 'engaged_session' THEN engaged_raw END AS value, "
-        "CASE bad_column WHEN 'event_date' THEN 'not a YYYYMMDD date' "
-        "WHEN 'user_pseudo_id' THEN 'user_pseudo_id is empty' "
-        "WHEN 'ga_session_id' THEN 'ga_session_id is not an integer' "
-        f"ELSE 'engaged_session is not 0 or 1' END AS reason FROM ({typed}) WHERE bad_column IS NOT NULL"
+        f"CASE WHEN lossy THEN 'identifier in a floating-point form' "
+        f"WHEN bad_column = 'event_date' THEN 'not a date in the declared format(s) {date_formats}' "
+        "WHEN bad_column = 'user_pseudo_id' THEN 'user_pseudo_id is empty' "
+        "WHEN bad_column = 'ga_session_id' THEN 'ga_session_id is not a whole number' "
+        "ELSE 'engaged_session is not 0 or 1' END AS reason, lossy "
+        f"FROM ({typed}) WHERE bad_column IS NOT NULL"
     )
     if staged == data_lines:
         # Every data line became a staged session: nothing to quarantine, nothing joined.
@@ -295,6 +287,11 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         )
     if scan is not None and scan.blank_lines:
         _renumber_after_blank_lines(con, into, scope, params, scan)
+    lossy = first_row(con.execute(
+        "SELECT line_number, column_name FROM _visitor_quarantine WHERE lossy ORDER BY line_number LIMIT 1"))
+    if lossy:
+        raise RejectedFile(path, lossy[0], lossy[1], "identifier carried in a floating-point (exponent or decimal) "
+                           "form: the export's types are lossy, re-export the ids as text")
     first_day, last_day = first_row(con.execute(
         f"SELECT min(event_date), max(event_date) FROM {into} WHERE {scope}", params))
     return VisitorLoad(
@@ -323,20 +320,25 @@ def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
                  trim({col('session_source')}) AS session_source,
                  trim({col('session_medium')}) AS session_medium,
                  trim({col('session_campaign')}) AS session_campaign,
-                 {col('landing_page')} AS landing_page,
+                 regexp_replace(regexp_replace({col('landing_page')}, '{EMAIL_PATTERN}', '{EMAIL_MARKER}', 'g'),
+                                '{PHONE_PATTERN}', '{PHONE_MARKER}', 'g') AS landing_page,
                  trim({col('country')}) AS country,
                  trim({col('engaged_session')}) AS engaged_raw
           FROM {source}
         ), typed AS (
           SELECT *,
-                 coalesce(try_strptime(event_date_raw, '%Y%m%d'), try_strptime(event_date_raw, '%Y-%m-%d'))::DATE
-                   AS event_date,
-                 TRY_CAST(ga_session_id_raw AS BIGINT) AS ga_session_id,
+                 {sql_date('event_date_raw', GA4.column('event_date').formats)} AS event_date,
+                 CASE WHEN regexp_full_match(ga_session_id_raw, '[0-9]+') THEN TRY_CAST(ga_session_id_raw AS BIGINT)
+                 END AS ga_session_id,
+                 regexp_full_match(user_pseudo_id, '{LOSSY_ID_PATTERN}')
+                   OR regexp_full_match(ga_session_id_raw, '{LOSSY_ID_PATTERN}|[0-9]+[.][0-9]*') AS lossy,
                  TRY_CAST(engaged_raw AS INTEGER) AS engaged_session
           FROM raw
         )
         SELECT *, _record + 2 AS line_number,
           CASE
+            WHEN lossy AND regexp_full_match(user_pseudo_id, '{LOSSY_ID_PATTERN}') THEN 'user_pseudo_id'
+            WHEN lossy THEN 'ga_session_id'
             WHEN event_date IS NULL THEN 'event_date'
             WHEN coalesce(user_pseudo_id, '') = '' THEN 'user_pseudo_id'
             WHEN ga_session_id IS NULL THEN 'ga_session_id'
@@ -344,6 +346,23 @@ def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
           END AS bad_column
         FROM typed
     """
+
+
+# Parquet types an identifier column may have: text, or integers (whose text is exact).
+_LOSSLESS_ID_TYPES = ("VARCHAR", "BIGINT", "INTEGER", "UBIGINT", "UINTEGER", "HUGEINT", "SMALLINT", "USMALLINT")
+
+
+def _reject_lossy_parquet_types(path: Path, con: duckdb.DuckDBPyConnection, cols: dict[str, str]) -> None:
+    """A Parquet identifier column typed as a float (or decimal) would be cast into different ids."""
+    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                             [str(path)]).fetchall())
+    for column in GA4.columns:
+        if column.type != "identifier" or column.key not in cols:
+            continue
+        declared = types.get(cols[column.key], "")
+        if declared.upper() not in _LOSSLESS_ID_TYPES:
+            raise RejectedFile(path, None, column.name, f"identifier column stored as {declared}: the export's "
+                               "types are lossy (ids must be text or integers), re-export the ids as text")
 
 
 _CAMPAIGN_DAYS = (
