@@ -553,20 +553,37 @@ def test_suites_follow_the_sql_schemas():
         assert SUITES[f"marts.{name}"].columns == published[name], name
 
 
-def test_staged_files_are_validated_once_and_failures_stay_pending(warehouse):
+def test_staged_files_are_validated_once_and_bad_rows_are_quarantined(warehouse):
     first = checks.validate_table(warehouse, "staging.reach")
     assert failures(first) == [] and first[0].expectation != "incremental_validation"
     again = checks.validate_table(warehouse, "staging.reach")
     assert [o.expectation for o in again] == ["incremental_validation"] and again[0].passed
-    # A new file with a bad row: only it is validated, it fails, and it stays pending.
+    # A new file with a bad row among good ones: the bad row fails its rule and is quarantined with the
+    # file, line, column and rule; the good rows stay; the ledger's counts move; nothing stays pending.
+    good = {**reach_rows()[1], "source_file": "bad.csv", "file_hash": "h-bad", "line_number": 8}
     bad = {**reach_rows()[0], "impressions": -5, "source_file": "bad.csv", "file_hash": "h-bad", "line_number": 9}
-    _load(warehouse, "staging.reach", frame("staging.reach", [bad]))
-    warehouse.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at) "
-                      "VALUES ('h-bad', 'reach', '/raw/bad.csv', 'loaded', TIMESTAMP '2024-02-01')")
-    for _ in range(2):
-        outcome = only_failure(checks.validate_table(warehouse, "staging.reach"),
-                               "expect_column_values_to_be_between", "impressions")
-        assert outcome.failed_rows == 1 and "bad.csv line 9" in outcome.examples[0]
+    _load(warehouse, "staging.reach", frame("staging.reach", [good, bad]))
+    warehouse.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at, data_lines, "
+                      "rows_loaded, rows_quarantined) VALUES ('h-bad', 'reach', '/raw/bad.csv', 'loaded', "
+                      "TIMESTAMP '2024-02-01', 2, 2, 0)")
+    result = checks.validate_table(warehouse, "staging.reach", run_id="r1")
+    outcome = only_failure(result, "expect_column_values_to_be_between", "impressions")
+    assert outcome.failed_rows == 1 and "bad.csv line 9" in outcome.examples[0]
+    assert outcome.contained and outcome.quarantined == 1
+    assert checks.check_result(result).passed  # contained: it does not block
+    assert warehouse.execute("SELECT source_file, line_number, column_name, value, rule, run_id "
+                             "FROM staging.quarantine").fetchall() == [("bad.csv", 9, "impressions", "-5", ">= 0", "r1")]
+    assert warehouse.execute("SELECT line_number FROM staging.reach WHERE file_hash = 'h-bad'").fetchall() == [(8,)]
+    assert warehouse.execute("SELECT rows_loaded, rows_quarantined FROM ingest.file_ledger "
+                             "WHERE file_hash = 'h-bad'").fetchall() == [(1, 1)]
+    assert [o.expectation for o in checks.validate_table(warehouse, "staging.reach")] == ["incremental_validation"]
+
+
+def test_a_schema_failure_is_not_contained_and_blocks(warehouse):
+    warehouse.execute("ALTER TABLE staging.reach DROP COLUMN platform_reach")
+    result = checks.validate_table(warehouse, "staging.reach")
+    assert not checks.check_result(result).passed
+    assert warehouse.execute("SELECT count(*) FROM staging.quarantine").fetchall() == [(0,)]
 
 
 def _bad_sessions() -> list[dict]:
@@ -596,6 +613,14 @@ def test_profiled_validation_judges_like_the_rows(warehouse, ref):
     profile, shared, _sample = checks.profile_frames(warehouse, "staging.sessions", ref)
     assert len(profile) < len(rows) and profile[checks.WEIGHT].sum() == len(rows)
     by_profile = checks.validate_table(warehouse, "staging.sessions")
+    # Containment finds the failing rows again through the profile: exactly the lines the rows' own
+    # validation fails are quarantined, and the sessions left pass.
+    failing_lines = set()
+    for o in failures(by_rows):
+        failing_lines |= set(o.failing["line_number"].astype(int))
+    quarantined = {r[0] for r in warehouse.execute("SELECT line_number FROM staging.quarantine").fetchall()}
+    assert quarantined == failing_lines and len(quarantined) >= 6
+    assert failures(validate("staging.sessions", warehouse.sql("SELECT * FROM staging.sessions").df(), ref)) == []
     assert {o.column_name for o in failures(by_rows)} >= {"channel", "engaged_session", "event_date", "campaign_id",
                                                           "user_pseudo_id, ga_session_id, file_hash"}
     keyed = {(o.expectation, o.column_name, o.rule): o for o in by_rows}
@@ -612,7 +637,7 @@ def test_chunked_validation_counts_like_one_pass(warehouse, monkeypatch):
     dup = rows * 2  # every row twice in its file: each one a duplicate key
     warehouse.execute("DELETE FROM staging.reach")
     _load(warehouse, "staging.reach", frame("staging.reach", dup))
-    whole = only_failure(checks.validate_table(warehouse, "staging.reach"),
+    whole = only_failure(validate("staging.reach", frame("staging.reach", dup), checks.Reference.from_warehouse(warehouse)),
                          "expect_column_values_to_be_between", "impressions")
     monkeypatch.setattr(checks, "CHUNK_ROWS", 2)
     chunked = only_failure(checks.validate_table(warehouse, "staging.reach"),
