@@ -38,7 +38,7 @@ import dagster as dg
 import pandas as pd
 
 from assets import containment, gx_runner, staging
-from assets.graph import staged_applications, staged_reach, staged_sessions
+from assets.graph import reference_data, staged_applications, staged_reach, staged_sessions
 from assets.ingest.hiring import STAGES as APPLICATION_STAGES
 from assets.marts import AD_CHANNELS, ALL, CHANNELS, KPIS, MART_TABLES, REACH_KEY
 from assets.marts import STAGES as FUNNEL_STAGES
@@ -1334,7 +1334,8 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
     @dg.multi_asset_check(specs=[spec for spec, _, _ in checks], can_subset=True, name=name)
     def gate(context: dg.AssetCheckExecutionContext, store: TalentStore):
         selected = context.selected_asset_check_keys
-        con = staging.connect(store.settings().warehouse)
+        settings = store.settings()
+        con = staging.connect(settings.warehouse)
         finish = None
         try:
             staging.ensure_schema(con)
@@ -1342,7 +1343,7 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
             for key, (check_name, run) in jobs.items():
                 if key not in selected:
                     continue
-                produced = run(con, context.run.run_id)
+                produced = run(con, context.run.run_id, settings)
                 if isinstance(produced, dict):  # a warning-severity report (containment), not a suite
                     metadata = dict(produced["metadata"])
                     metadata["by_file_and_reason"] = dg.MetadataValue.md(metadata["by_file_and_reason"])
@@ -1376,7 +1377,7 @@ def _suite_check(asset, table: str, blocks: str) -> tuple[dg.AssetCheckSpec, str
         SUITE_CHECK, asset=asset, blocking=True,
         description=f"The expectation suite of {table}: columns and types, keys, accepted values, "
         f"ranges and cross-column rules (assets/checks.py SUITES). Blocks {blocks}.",
-    ), SUITE_CHECK, lambda con, run_id=None: validate_table(con, table, run_id))
+    ), SUITE_CHECK, lambda con, run_id=None, _settings=None: validate_table(con, table, run_id))
 
 
 QUARANTINE_CHECK = "rows_quarantined"
@@ -1388,7 +1389,7 @@ def _quarantine_check(asset, source: str) -> tuple[dg.AssetCheckSpec, str, Calla
         QUARANTINE_CHECK, asset=asset, blocking=False,
         description=f"Rows of {source} exports held in staging.quarantine (published as data_issues): each "
         "counts nowhere. Warns while any are held; never blocks.",
-    ), QUARANTINE_CHECK, lambda con, run_id=None: containment.quarantine_report(con, source, run_id))
+    ), QUARANTINE_CHECK, lambda con, run_id=None, _settings=None: containment.quarantine_report(con, source, run_id))
 
 
 def _staged_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
@@ -1409,7 +1410,7 @@ def _mart_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
             RECONCILIATION_CHECK, asset=_MART_KEYS[table.split(".")[1]], blocking=True,
             description=f"{table} agrees with the staged rows it was built from (assets/checks.py "
             "RECONCILIATIONS). Blocks publication.",
-        ), RECONCILIATION_CHECK, lambda con, run_id=None, t=table: reconcile(con, t)))
+        ), RECONCILIATION_CHECK, lambda con, run_id=None, _settings=None, t=table: reconcile(con, t)))
     return out
 
 
@@ -1419,7 +1420,23 @@ def _prefetch_for_marts(con, selected) -> Callable[[], None] | None:
 
 
 _MART_KEYS = {name: dg.AssetKey(["marts", name]) for name in MART_TABLES}
+def _reference_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
+    """The reference data's suite (assets/reference_suite.py): it blocks everything downstream."""
+    def run(con, run_id=None, settings=None):
+        from assets.reference_suite import validate_reference
+
+        return validate_reference(settings.raw_dir / "reference")
+
+    return [(dg.AssetCheckSpec(
+        SUITE_CHECK, asset=reference_data, blocking=True,
+        description="The reference data's suite: unique ids, names, periods and utm codes, periods inside their "
+        "campaign and not overlapping, start <= end, targets naming known campaigns, periods and KPIs, one "
+        "positive FX rate per currency (assets/reference_suite.py). Blocks everything downstream.",
+    ), SUITE_CHECK, run)]
+
+
 CHECKS: list = [
+    _quality_gate("reference_quality_gate", _reference_checks()),
     _quality_gate("staged_quality_gate", _staged_checks()),
     _quality_gate("marts_quality_gate", _mart_checks(), prepare=_prefetch_for_marts),
 ]

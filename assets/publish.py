@@ -32,6 +32,24 @@ PREVIOUS = "published.previous.duckdb"
 STORAGE_VERSION = "v1.2.0"
 PUBLISHED_TABLES = MART_TABLES  # copied as the marts built them
 PUBLICATION_TABLE = "publication"  # one row: which run published, and what it loaded
+# What the figures are built from and what they leave out, from the ledger and the quarantine.
+ACCOUNTING_TABLES = {
+    "exports": """
+        SELECT regexp_extract(path, '[^/\\\\]+$') AS file_name, source, layout, status, data_lines, rows_loaded,
+               rows_quarantined, message, loaded_at AS first_seen,
+               CASE WHEN NOT starts_with(file_hash, 'name:') THEN left(file_hash, 12) END AS hash_prefix
+        FROM {home}.ingest.file_ledger ORDER BY source, loaded_at, path""",
+    "data_issues": """
+        SELECT source, source_file AS file_name, line_number, column_name,
+               coalesce(rule, 'every cell reads as its declared type') AS rule, reason, value, 'row' AS scope
+        FROM {home}.staging.quarantine
+        UNION ALL
+        SELECT source, regexp_extract(path, '[^/\\\\]+$'), error_line, error_column,
+               CASE WHEN starts_with(file_hash, 'name:') THEN 'a landing folder takes only its declared file types'
+                    ELSE 'the file is readable in a declared layout' END, message, NULL, 'file'
+        FROM {home}.ingest.file_ledger WHERE status = 'rejected'
+        ORDER BY source, file_name, line_number NULLS FIRST""",
+}
 
 
 @dataclass
@@ -83,6 +101,9 @@ def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path, publication
         for table in PUBLISHED_TABLES:
             con.execute(f"INSERT INTO candidate.main.{table} BY NAME SELECT * FROM {home}.marts.{table}")
             counts[table] = first_row(con.execute(f"SELECT count(*) FROM candidate.main.{table}"))[0]
+        for table, select in ACCOUNTING_TABLES.items():
+            con.execute(f"INSERT INTO candidate.main.{table} BY NAME {select.format(home=home)}")
+            counts[table] = first_row(con.execute(f"SELECT count(*) FROM candidate.main.{table}"))[0]
         con.execute(
             "INSERT INTO candidate.main.publication VALUES (?, ?, ?, ?, ?)",
             [publication["published_at"], publication.get("run_id"), publication.get("files_loaded"),
@@ -112,7 +133,7 @@ def audit_candidate(candidate: Path, con: duckdb.DuckDBPyConnection) -> list[str
         comments = reader.execute(
             "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = 'main' AND comment IS NULL AND table_name IN "
-            f"({', '.join(repr(t) for t in (*PUBLISHED_TABLES, PUBLICATION_TABLE))})"
+            f"({', '.join(repr(t) for t in (*PUBLISHED_TABLES, *ACCOUNTING_TABLES, PUBLICATION_TABLE))})"
         ).fetchall()
         problems += [f"{t}.{c}: no COMMENT (data dictionary)" for t, c in comments]
     finally:

@@ -191,21 +191,19 @@ def ingest_source(
         digest = _hash_with_cache(con, path)
         known = first_row(con.execute("SELECT status, path FROM ingest.file_ledger WHERE file_hash = ?", [digest]))
         if known:
-            same_path = known[1] == str(path)
-            summary.files.append(
-                FileOutcome(
-                    str(path),
-                    "unchanged" if same_path else "duplicate",
-                    message=None if same_path else f"same content as {Path(known[1]).name}, already {known[0]}",
-                )
-            )
+            if known[1] == str(path):
+                summary.files.append(FileOutcome(str(path), "unchanged"))
+            else:
+                message = f"{path.name}: same content as {Path(known[1]).name}, already {known[0]}"
+                summary.files.append(record_by_name(con, source, path, "duplicate", message, run_id))
             continue
         summary.files.append(_stage_one(con, source, path, digest, parse, run_id))
     return summary
 
 
 LEDGER_COLUMNS = ("file_hash", "source", "layout", "export_key", "path", "size_bytes", "data_lines", "rows_loaded",
-                  "rows_quarantined", "status", "message", "superseded_by", "loaded_at", "run_id")
+                  "rows_quarantined", "status", "message", "superseded_by", "loaded_at", "run_id", "error_line",
+                  "error_column")
 
 
 def _ledger_insert(con, **values) -> None:
@@ -217,12 +215,13 @@ def _ledger_insert(con, **values) -> None:
 
 
 def record_by_name(con, source: str, path: Path, verdict: str, reason: str, run_id: str | None) -> FileOutcome:
-    """Records an outcome its name decided (ignored, or rejected as a type the folder does not take)."""
+    """Records an outcome decided without parsing: ignored or rejected by its name, or a duplicate of
+    content already in the ledger. Such entries are keyed by the path (landing.name_identity)."""
     identity = name_identity(source, path)
     known = first_row(con.execute("SELECT status FROM ingest.file_ledger WHERE file_hash = ?", [identity]))
     if known is None:
-        if verdict == "rejected":
-            log.warning("rejected %s", reason)
+        if verdict != "ignored":
+            log.warning("%s %s", verdict, reason)
         _ledger_insert(con, file_hash=identity, source=source, path=str(path),
                        size_bytes=path.stat().st_size if path.is_file() else None, data_lines=None, rows_loaded=0,
                        rows_quarantined=0, status=verdict, message=reason, loaded_at=_now(), run_id=run_id)
@@ -312,7 +311,8 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
         con.execute("ROLLBACK")
         log.warning("rejected %s", exc)
         _ledger_insert(con, file_hash=digest, source=source, path=str(path), size_bytes=size, rows_loaded=0,
-                       rows_quarantined=0, status="rejected", message=str(exc), loaded_at=now, run_id=run_id)
+                       rows_quarantined=0, status="rejected", message=str(exc), loaded_at=now, run_id=run_id,
+                       error_line=exc.line, error_column=exc.column)
         return FileOutcome(str(path), "rejected", message=str(exc))
     except Exception:
         con.execute("ROLLBACK")
@@ -394,7 +394,8 @@ def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: date
         ).fetchall()
     else:
         rows = con.execute(
-            "SELECT file_hash, source, path, status FROM ingest.file_ledger WHERE path = ? OR ends_with(path, ?)",
+            "SELECT file_hash, source, path, status FROM ingest.file_ledger "
+            "WHERE (path = ? OR ends_with(path, ?)) AND NOT starts_with(file_hash, 'name:')",
             [export, "/" + path.name],
         ).fetchall()
     if not rows:

@@ -164,6 +164,50 @@ COMMENT ON COLUMN publication.files_loaded IS 'Export files in the ledger that t
 COMMENT ON COLUMN publication.rows_staged IS 'Staged rows (reach + sessions + applications) behind it.';
 COMMENT ON COLUMN publication.rows_quarantined IS 'Rows quarantined from those files (see the pipeline''s quarantine table).';
 
+CREATE TABLE exports (
+    file_name        VARCHAR NOT NULL,
+    source           VARCHAR NOT NULL,
+    layout           VARCHAR,
+    status           VARCHAR NOT NULL,
+    data_lines       BIGINT,
+    rows_loaded      BIGINT,
+    rows_quarantined BIGINT,
+    message          VARCHAR,
+    first_seen       TIMESTAMP NOT NULL,
+    hash_prefix      VARCHAR
+);
+COMMENT ON TABLE exports IS 'One row per file seen in a landing folder, with its one outcome. loaded + quarantined = data lines for every loaded file.';
+COMMENT ON COLUMN exports.file_name IS 'The file''s name when it was first seen.';
+COMMENT ON COLUMN exports.source IS 'Landing folder: reach, visitors or hiring.';
+COMMENT ON COLUMN exports.layout IS 'Recognised layout (from its header), e.g. meta_ads_manager; NULL when not recognised.';
+COMMENT ON COLUMN exports.status IS 'loaded, duplicate (same content as another file), superseded (by a corrected re-export), withdrawn, rejected (see message) or ignored (a temporary or system file).';
+COMMENT ON COLUMN exports.data_lines IS 'Data lines in the file (title lines, header, footers and empty lines excluded).';
+COMMENT ON COLUMN exports.rows_loaded IS 'Data lines staged and counted in the figures.';
+COMMENT ON COLUMN exports.rows_quarantined IS 'Data lines held back (see data_issues); they count nowhere.';
+COMMENT ON COLUMN exports.message IS 'Why it was rejected, ignored or superseded, naming file, line and column where there is one.';
+COMMENT ON COLUMN exports.first_seen IS 'UTC time the pipeline first recorded this file''s outcome.';
+COMMENT ON COLUMN exports.hash_prefix IS 'First 12 characters of the file''s SHA-256 (its identity); NULL for outcomes decided by the name.';
+
+CREATE TABLE data_issues (
+    source      VARCHAR NOT NULL,
+    file_name   VARCHAR NOT NULL,
+    line_number BIGINT,
+    column_name VARCHAR,
+    rule        VARCHAR NOT NULL,
+    reason      VARCHAR NOT NULL,
+    value       VARCHAR,
+    scope       VARCHAR NOT NULL
+);
+COMMENT ON TABLE data_issues IS 'One row per quarantined row or rejected file: what the published figures leave out, and why. Never holds a personal value.';
+COMMENT ON COLUMN data_issues.source IS 'Landing folder: reach, visitors or hiring.';
+COMMENT ON COLUMN data_issues.file_name IS 'The export file.';
+COMMENT ON COLUMN data_issues.line_number IS 'Physical line (Excel row) in the file; NULL when the whole file is concerned and no line is known.';
+COMMENT ON COLUMN data_issues.column_name IS 'The column at fault, when one is.';
+COMMENT ON COLUMN data_issues.rule IS 'The rule broken: a declared type (contracts.toml), a staged check''s rule, or a file-level rule.';
+COMMENT ON COLUMN data_issues.reason IS 'What was wrong, in words.';
+COMMENT ON COLUMN data_issues.value IS 'The offending cell, where it is not personal data (never a name, e-mail, phone number or pseudonymous id).';
+COMMENT ON COLUMN data_issues.scope IS 'row (the row counts nowhere) or file (the whole file was rejected and counts nowhere).';
+
 -- Table 1 of the closing report, as managers ask for it.
 CREATE VIEW table_1 AS
 SELECT c.name AS campaign,

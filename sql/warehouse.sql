@@ -18,12 +18,17 @@ CREATE TABLE IF NOT EXISTS ingest.file_ledger (
     data_lines       BIGINT,
     rows_loaded      BIGINT,
     rows_quarantined BIGINT,
-    status           VARCHAR NOT NULL,   -- loaded | rejected | ignored | superseded | withdrawn (talent-pipeline withdraw)
+    status           VARCHAR NOT NULL,   -- loaded | rejected | ignored | duplicate | superseded | withdrawn
+    -- (ignored, duplicate and rejected-by-type entries are keyed by their path: assets/ingest/landing.py)
     message          VARCHAR,            -- why rejected (file, line, column) or what superseded it
     superseded_by    VARCHAR,
     loaded_at        TIMESTAMP NOT NULL,
     run_id           VARCHAR
 );
+
+-- Where a rejected file's problem is (from its RejectedFile), for data_issues.
+ALTER TABLE ingest.file_ledger ADD COLUMN IF NOT EXISTS error_line BIGINT;
+ALTER TABLE ingest.file_ledger ADD COLUMN IF NOT EXISTS error_column VARCHAR;
 
 -- Where every path was last seen, so unchanged files are not hashed again.
 CREATE TABLE IF NOT EXISTS ingest.path_seen (

@@ -524,7 +524,7 @@ def test_checks_are_blocking_and_cover_every_table():
     warned = {spec.asset_key.to_user_string() for spec in specs if spec.name == checks.QUARANTINE_CHECK}
     assert warned == {"staged_reach", "staged_sessions", "staged_applications"}
     suites = {spec.asset_key.to_user_string() for spec in specs if spec.name == checks.SUITE_CHECK}
-    assert suites == {"staged_reach", "staged_sessions", "staged_applications",
+    assert suites == {"reference_data", "staged_reach", "staged_sessions", "staged_applications",
                       *(f"marts/{name}" for name in checks.MART_TABLES)}
     defs = dg.Definitions(asset_checks=checks.CHECKS, resources={"store": TalentStore()})
     assert {s.key for s in specs} == set(defs.resolve_asset_graph().asset_check_keys)

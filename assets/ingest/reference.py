@@ -50,14 +50,18 @@ REFERENCE_FILES: dict[str, dict[str, pl.DataType]] = {
 OPTIONAL_REFERENCE = {"fx_rates"}
 
 
-def read_reference(folder: Path) -> dict[str, pl.DataFrame]:
-    """Reads every reference CSV strictly: a bad cell rejects the file with its line and column."""
+def read_reference(folder: Path, with_lines: bool = False) -> dict[str, pl.DataFrame]:
+    """Reads every reference CSV strictly: a bad cell rejects the file with its line and column.
+
+    ``with_lines`` adds ``source_file`` and ``line_number`` to each frame (for the reference suite).
+    """
     frames = {}
     for name, schema in REFERENCE_FILES.items():
         path = folder / f"{name}.csv"
         if not path.exists():
             if name in OPTIONAL_REFERENCE:
-                frames[name] = pl.DataFrame(schema={k: v for k, v in schema.items()})
+                lines = {"source_file": pl.String, "line_number": pl.Int64} if with_lines else {}
+                frames[name] = pl.DataFrame(schema={**schema, **lines})
                 continue
             raise RejectedFile(path, None, None, "required reference file is missing")
         text, _encoding = decode(path, path.read_bytes())
@@ -85,6 +89,9 @@ def read_reference(folder: Path) -> dict[str, pl.DataFrame]:
                 row = bad.row(0, named=True)
                 raise RejectedFile(path, row["line"], col, f"cannot read {row[col]!r} as {dtype}")
             out[col] = cast
+        if with_lines:
+            out["source_file"] = pl.Series([path.name] * raw.height, dtype=pl.String)
+            out["line_number"] = raw["line"].cast(pl.Int64)
         frames[name] = pl.DataFrame(out)
     return frames
 

@@ -1,0 +1,130 @@
+"""The reference data's own blocking suite: the campaign team's files must be consistent.
+
+Wrong reference data makes every number wrong (an org_id listed twice under
+two names attributes hires to whichever comes first; overlapping periods
+count a session twice), so no quarantine can contain it: a failure blocks
+publication and yesterday's file stays. Each rule is a Great Expectations
+expectation on the reference frames as read from the files, with their file
+name and line, so a failure names file, line, column and the conflicting
+values:
+
+- unique ``org_id``; unique organisation names (case-insensitive, trimmed);
+- unique ``campaign_id``; start <= end for campaigns and periods;
+- unique (campaign, period); periods inside their campaign's window and not
+  overlapping one another; ``utm_campaign`` codes unique across campaigns;
+- KPI targets naming known campaigns, periods (or 'all') and KPIs;
+- one positive FX rate per currency.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from assets.checks import FILE_LOCATION, Rule, _run_rules, at_least, between, in_set, not_null
+from assets.ingest.reference import read_reference
+from assets.marts import ALL, KPIS
+
+TABLE = "reference"
+
+
+def _frames(folder: Path) -> dict[str, pd.DataFrame]:
+    frames = {name: frame.to_pandas() for name, frame in read_reference(folder, with_lines=True).items()}
+    for frame in frames.values():
+        for column in frame.columns:
+            if frame[column].dtype == object or str(frame[column].dtype) == "str":
+                frame[column] = frame[column].astype(object)
+    return frames
+
+
+def _overlaps(periods: pd.DataFrame) -> pd.DataFrame:
+    """Each period beside the first other period of its campaign that shares a day with it (or null)."""
+    out = periods.copy()
+    other = []
+    for _, p in periods.iterrows():
+        same = periods[(periods["campaign_id"] == p["campaign_id"]) & (periods["line_number"] != p["line_number"])
+                       & (periods["start_date"] <= p["end_date"]) & (periods["end_date"] >= p["start_date"])]
+        other.append(None if same.empty else f"{same.iloc[0]['period']} (line {same.iloc[0]['line_number']})")
+    out["overlaps_with"] = pd.Series(other, index=out.index, dtype=object)
+    return out
+
+
+def _codes(periods: pd.DataFrame) -> pd.DataFrame:
+    coded = periods[periods["utm_campaign"].notna()].copy()
+    coded["code"] = coded["utm_campaign"].str.strip().str.lower()
+    coded["campaigns_with_code"] = coded.groupby("code")["campaign_id"].transform("nunique")
+    return coded
+
+
+def _windows(periods: pd.DataFrame, campaigns: pd.DataFrame) -> pd.DataFrame:
+    window = campaigns[["campaign_id", "start_date", "end_date"]].drop_duplicates("campaign_id").rename(
+        columns={"start_date": "campaign_start", "end_date": "campaign_end"})
+    return periods.merge(window, on="campaign_id", how="left")
+
+
+def _targets(targets: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+    period = targets["period"].where(targets["period"].notna(), ALL)  # an empty period means the whole campaign
+    return targets.assign(campaign_period=targets["campaign_id"].astype(str) + "/" + period.astype(str))
+
+
+def validate_reference(folder: Path) -> list:
+    """Every reference rule on the files in ``folder``: one ExpectationOutcome per expectation."""
+    f = _frames(folder)
+    orgs = f["organisations"].assign(name_key=f["organisations"]["name"].str.strip().str.lower())
+    fx = f["fx_rates"].assign(currency_key=f["fx_rates"]["currency"].str.strip().str.upper())
+    periods, campaigns = f["campaign_periods"], f["campaigns"]
+    known_periods = [f"{c}/{p}" for c, p in zip(periods["campaign_id"], periods["period"])]
+    known_periods += [f"{c}/{ALL}" for c in campaigns["campaign_id"]]
+    frames = {
+        "organisations": lambda: orgs,
+        "campaigns": lambda: campaigns,
+        "campaign_periods": lambda: periods,
+        "period_windows": lambda: _windows(periods, campaigns),
+        "period_overlaps": lambda: _overlaps(periods),
+        "utm_codes": lambda: _codes(periods),
+        "kpi_targets": lambda: _targets(f["kpi_targets"], periods),
+        "fx_rates": lambda: fx,
+    }
+    rules: list[Rule] = [
+        Rule("ExpectColumnValuesToBeUnique", {"column": "org_id"}, "org_id is unique in the register",
+             on="organisations", show=("org_id", "name")),
+        Rule("ExpectColumnValuesToBeUnique", {"column": "name_key"},
+             "organisation names are unique (case-insensitive, trimmed)", on="organisations",
+             show=("name", "org_id"), subject="name"),
+        Rule("ExpectColumnValuesToBeUnique", {"column": "campaign_id"}, "campaign_id is unique",
+             on="campaigns", show=("campaign_id", "name")),
+        at_least("end_date", "start_date", "a campaign starts on or before it ends", on="campaigns",
+                 show=("campaign_id", "start_date", "end_date"), subject="end_date"),
+        not_null("start_date", "a campaign has a start date", on="campaigns", show=("campaign_id",)),
+        not_null("end_date", "a campaign has an end date", on="campaigns", show=("campaign_id",)),
+        Rule("ExpectCompoundColumnsToBeUnique", {"column_list": ["campaign_id", "period"]},
+             "(campaign_id, period) is unique", on="campaign_periods", show=("campaign_id", "period")),
+        at_least("end_date", "start_date", "a period starts on or before it ends", on="campaign_periods",
+                 show=("campaign_id", "period", "start_date", "end_date"), subject="end_date"),
+        in_set("campaign_id", campaigns["campaign_id"].dropna(), "the period's campaign is in campaigns.csv",
+               on="campaign_periods", show=("campaign_id", "period")),
+        at_least("start_date", "campaign_start", "a period starts inside its campaign's window",
+                 on="period_windows", show=("campaign_id", "period", "start_date", "campaign_start"),
+                 subject="start_date"),
+        at_least("campaign_end", "end_date", "a period ends inside its campaign's window", on="period_windows",
+                 show=("campaign_id", "period", "end_date", "campaign_end"), subject="end_date"),
+        Rule("ExpectColumnValuesToBeNull", {"column": "overlaps_with"},
+             "a campaign's periods do not overlap", on="period_overlaps",
+             show=("campaign_id", "period", "start_date", "end_date", "overlaps_with"), subject="start_date"),
+        between("campaigns_with_code", 1, 1, "a utm_campaign code names one campaign", on="utm_codes",
+                show=("utm_campaign", "campaign_id", "period"), subject="utm_campaign"),
+        in_set("kpi", KPIS, on="kpi_targets", show=("campaign_id", "kpi")),
+        in_set("campaign_id", campaigns["campaign_id"].dropna(), "the target's campaign is in campaigns.csv",
+               on="kpi_targets", show=("campaign_id", "kpi")),
+        Rule("ExpectColumnValuesToBeInSet", {"column": "campaign_period", "value_set": sorted(set(known_periods))},
+             "the target's period is one of its campaign's periods or 'all'", on="kpi_targets",
+             show=("campaign_id", "period", "kpi"), subject="period"),
+        Rule("ExpectColumnValuesToBeUnique", {"column": "currency_key"}, "one rate per currency",
+             on="fx_rates", show=("currency", "eur_per_unit"), subject="currency"),
+        Rule("ExpectColumnValuesToBeBetween", {"column": "eur_per_unit", "min_value": 0, "strict_min": True},
+             "the rate is positive", on="fx_rates", show=("currency", "eur_per_unit")),
+        not_null("eur_per_unit", "every currency has a rate", on="fx_rates", show=("currency",)),
+    ]
+    locations = {on: FILE_LOCATION for on in frames}
+    return _run_rules(TABLE, frames, rules, locations)
