@@ -27,12 +27,13 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("source, name, table, column", [
-    ("reach", "linkedin_negative_impressions.csv", "staging.reach", "impressions"),
-    ("hiring", "hiring_hire_before_application.xlsx", "staging.applications", "hire_date"),
-    ("hiring", "hiring_unknown_organisation.csv", "staging.applications", "org_id"),
+@pytest.mark.parametrize("source, name, column, rule", [
+    ("reach", "linkedin_negative_impressions.csv", "impressions", ">= 0"),
+    ("reach", "linkedin_clicks_above_impressions.csv", "clicks", "clicks <= impressions"),
+    ("hiring", "hiring_hire_before_application.xlsx", "hire_date", "hire_date >= applied_on"),
+    ("hiring", "hiring_unknown_organisation.csv", "org_id", "the organisation is in the register"),
 ])
-def test_bad_export_blocks_publication_and_keeps_the_published_bytes(published, source, name, table, column):
+def test_a_bad_row_is_quarantined_and_everything_else_publishes(published, source, name, column, rule):
     tmp, raw, env = published
     published_file = tmp / "warehouse" / "published.duckdb"
     before = digest(published_file)
@@ -40,26 +41,64 @@ def test_bad_export_blocks_publication_and_keeps_the_published_bytes(published, 
     shutil.copy(FIXTURES / source / name, bad)
     try:
         result = talent(env, "run")
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert "NOT PUBLISHED" in result.stdout and "failed checks:" in result.stdout
-        assert digest(published_file) == before
-        failures = query(tmp / "warehouse" / "warehouse.duckdb",
-                         "SELECT column_name, failed_rows, message FROM audit.check_results "
-                         "WHERE NOT passed AND table_name = ? AND run_id = (SELECT max_by(run_id, checked_at) "
-                         "FROM audit.check_results)", [table])
-        assert any(c == column and n >= 1 for c, n, _ in failures), failures
-        assert all("@" not in (m or "") for _, _, m in failures)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert digest(published_file) != before
+        issues = query(published_file, "SELECT line_number, column_name, rule, reason, value FROM data_issues "
+                                       "WHERE file_name = ? AND scope = 'row'", [name])
+        assert len(issues) == 1 and issues[0][1] == column and issues[0][2] == rule, issues
+        assert "@" not in " ".join(str(v) for v in issues[0])
+        loaded, quarantined, lines = query(published_file, "SELECT rows_loaded, rows_quarantined, data_lines "
+                                                           "FROM exports WHERE file_name = ?", [name])[0]
+        assert quarantined >= 1 and loaded + quarantined == lines
+        # The audit names the rule(s) that row failed, each with the row it took out.
+        contained = query(tmp / "warehouse" / "warehouse.duckdb",
+                          "SELECT column_name, quarantined_rows FROM audit.check_results WHERE NOT passed AND "
+                          "run_id = (SELECT max_by(run_id, checked_at) FROM audit.check_results)")
+        assert (column, 1) in contained and all(n == 1 for _, n in contained), contained
     finally:
         bad.unlink()
-    # Staged rows stay until the sender corrects them: a corrected re-export (same account and
-    # report range, new content) replaces the bad rows and the next run publishes again.
-    if source == "hiring":
-        return
-    corrected = (FIXTURES / "reach" / "linkedin_negative_impressions.csv").read_text().replace(",-500,", ",5000,")
-    (raw / "reach" / "linkedin_corrected.csv").write_text(corrected)
-    recovered = talent(env, "run")
-    assert recovered.returncode == 0, recovered.stdout
-    assert digest(published_file) != before
+
+
+def test_an_unknown_organisation_counts_once_the_register_gains_it(tmp_path):
+    raw = landing(tmp_path, {**VALID, "hiring": [*VALID["hiring"], "hiring_unknown_organisation.csv"]})
+    env = cli_env(tmp_path, raw, tmp_path / "warehouse")
+    published_file = tmp_path / "warehouse" / "published.duckdb"
+    org_hires = ("SELECT hires FROM hires_vs_target WHERE campaign_id = 'microbiome_signature' AND period = 'all' "
+                 "AND organisation = 'Unknown Pharma Ltd'")
+    assert talent(env, "run").returncode == 0
+    assert query(published_file, org_hires) == []
+    assert query(published_file, "SELECT count(*) FROM data_issues WHERE column_name = 'org_id'") == [(1,)]
+    register = raw / "reference" / "organisations.csv"
+    register.write_text(register.read_text() + "ORG009,Unknown Pharma Ltd,DK,Copenhagen,pharma,2020-01-01,\n")
+    assert talent(env, "run").returncode == 0
+    assert query(published_file, org_hires) == [(1,)]  # its German resident hired in period 1 counts
+    assert query(published_file, "SELECT count(*) FROM data_issues WHERE column_name = 'org_id'") == [(0,)]
+
+
+@pytest.mark.parametrize("variant, column", [
+    ("reference_duplicate_org_id", "org_id"),
+    ("reference_overlapping_periods", "start_date"),
+])
+def test_contradictory_reference_data_blocks_publication(published, variant, column):
+    tmp, raw, env = published
+    published_file = tmp / "warehouse" / "published.duckdb"
+    before = digest(published_file)
+    saved = {p.name: (raw / "reference" / p.name).read_bytes() for p in (FIXTURES / variant).iterdir()}
+    for path in (FIXTURES / variant).iterdir():
+        shutil.copy(path, raw / "reference" / path.name)
+    try:
+        result = talent(env, "run")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "NOT PUBLISHED" in result.stdout
+        assert digest(published_file) == before
+        failures = query(tmp / "warehouse" / "warehouse.duckdb",
+                         "SELECT column_name, message FROM audit.check_results WHERE NOT passed AND "
+                         "table_name = 'reference' AND run_id = (SELECT max_by(run_id, checked_at) "
+                         "FROM audit.check_results)")
+        assert [c for c, _ in failures] == [column] and ".csv line" in failures[0][1]
+    finally:
+        for name, content in saved.items():
+            (raw / "reference" / name).write_bytes(content)
 
 
 def test_a_failed_mart_check_blocks_publication_within_the_run(tmp_path, pipeline_env, monkeypatch):
@@ -71,8 +110,8 @@ def test_a_failed_mart_check_blocks_publication_within_the_run(tmp_path, pipelin
 
     real = checks.validate_table
 
-    def funnel_fails(con, table_name):
-        outcomes = real(con, table_name)
+    def funnel_fails(con, table_name, run_id=None):
+        outcomes = real(con, table_name, run_id)
         if table_name != "marts.funnel":
             return outcomes
         return [*outcomes, checks.ExpectationOutcome(table_name, "expect_test_failure", "value", "made to fail",
