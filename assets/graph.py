@@ -114,6 +114,9 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
         restaged = staging.reset_if_inputs_changed(con, digest.hexdigest())
         if restaged:
             context.log.info("reference data or PII key changed: every export will be parsed again")
+        strays = staging.account_reference_folder(con, folder, set(frames), context.run.run_id)
+        for outcome in strays:
+            context.log.warning(outcome.message)
     return dg.MaterializeResult(
         metadata={**{f"rows_{k}": v for k, v in counts.items()}, "restage_all": restaged}
     )

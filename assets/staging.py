@@ -229,6 +229,24 @@ def record_by_name(con, source: str, path: Path, verdict: str, reason: str, run_
     return FileOutcome(str(path), "unchanged", message=reason)
 
 
+def account_reference_folder(con, folder: Path, known: set[str], run_id: str | None) -> list[FileOutcome]:
+    """The reference folder's files that are not reference files: each recorded in the ledger (rejected
+    or ignored by name), so that a stray file there is never skipped without a word."""
+    out = []
+    for entry in landing(folder, "reference"):
+        if entry.verdict == "export" and entry.path.stem in known:
+            continue
+        verdict, reason = entry.verdict, entry.reason
+        if verdict == "export":
+            verdict = "rejected"
+            reason = (f"{entry.path.name}: not a reference file (this folder takes "
+                      f"{', '.join(sorted(k + '.csv' for k in known))}); not read")
+        outcome = record_by_name(con, "reference", entry.path, verdict, reason, run_id)
+        if outcome.status != "unchanged":
+            out.append(outcome)
+    return out
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 

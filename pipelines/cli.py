@@ -141,13 +141,16 @@ def print_summary(result, settings, elapsed: float) -> int:
     from assets.staging import connect
 
     materialised = set()
-    failed_checks = []
+    failed_checks, warnings = [], []
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialised.add(event.asset_key.to_user_string())
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            if not evaluation.passed:
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN:
+                warnings.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}: "
+                                f"{evaluation.description or ''}")
+            elif not evaluation.passed:
                 failed_checks.append(
                     f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                     f" ({evaluation.severity.value})"
@@ -176,8 +179,15 @@ def print_summary(result, settings, elapsed: float) -> int:
         ).fetchall():
             rejected += 1
             print(f"  REJECTED {message}")
+        for source, reason, n in con.execute(
+            "SELECT source, reason, count(*) FROM staging.quarantine WHERE run_id = ? GROUP BY ALL "
+            "ORDER BY 3 DESC LIMIT 20", [result.run_id]
+        ).fetchall():
+            print(f"  quarantined {n:,} {source} row(s): {reason}")
     finally:
         con.close()
+    for warning in warnings:
+        print(f"warning: {warning}")
     if failed_steps:
         print(f"failed steps: {', '.join(failed_steps)}")
     if failed_checks:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.staging import SUFFIXES
+from assets.ingest.landing import SUFFIXES, classify
 from pipelines.jobs import nightly_refresh
 from pipelines.settings import from_env
 
@@ -18,17 +18,17 @@ SETTLE_SECONDS = 30
 
 
 def landing_signatures(raw_dir: Path, now: float | None = None, settle: float | None = None) -> dict[str, str]:
-    """path -> "size:mtime_ns" for every settled export in the landing folders (and reference data)."""
+    """path -> "size:mtime_ns" for every settled file in the landing folders (and reference data) that is
+    not ignored by name: a stray file starts a run too, so that its rejection is recorded and shown."""
     now = time.time() if now is None else now
     settle = SETTLE_SECONDS if settle is None else settle
     found: dict[str, str] = {}
-    folders = {**{s: SUFFIXES[s] for s in SUFFIXES}, "reference": (".csv",)}
-    for source, suffixes in folders.items():
+    for source in SUFFIXES:
         folder = raw_dir / source
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if not path.is_file() or path.name.startswith(".") or not path.name.lower().endswith(suffixes):
+            if not path.is_file() or classify(path, source).verdict == "ignored":
                 continue
             stat = path.stat()
             if now - stat.st_mtime < settle:

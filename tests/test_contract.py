@@ -148,3 +148,16 @@ def test_reference_data_that_contradicts_itself_fails_its_suite(tmp_path, varian
     assert [o.column_name for o in failed] == [column]
     text = failed[0].message
     assert all(c in text for c in conflicting), text
+
+
+def test_a_stray_file_in_the_reference_folder_is_recorded(con, tmp_path):
+    folder = tmp_path / "reference"
+    shutil.copytree(FIXTURES / "reference", folder)
+    shutil.copy(FIXTURES / "stray" / "reference" / "notes.txt", folder / "notes.txt")
+    (folder / "campaigns_old.csv").write_text("campaign_id\n")
+    known = {p.stem for p in (FIXTURES / "reference").iterdir()}
+    outcomes = staging.account_reference_folder(con, folder, known, "r1")
+    assert sorted((f.path.split("/")[-1], f.status) for f in outcomes) == [
+        ("campaigns_old.csv", "rejected"), ("notes.txt", "rejected")]
+    assert con.execute("SELECT count(*) FROM ingest.file_ledger WHERE source = 'reference'").fetchall() == [(2,)]
+    assert staging.account_reference_folder(con, folder, known, "r2") == []
