@@ -305,13 +305,13 @@ def parse_identifier(value) -> str | None:
         return None
     if isinstance(value, float):
         if not value.is_integer():
-            raise LossyValue(f"identifier carried as a floating-point number: {value!r}")
+            raise LossyValue("identifier carried as a floating-point number")
         value = int(value)
     text = str(value).strip()
     if text.lower() in EMPTY:
         return None
     if _LOSSY_ID.fullmatch(text):
-        raise LossyValue(f"identifier in a floating-point (exponent) form: {text!r}")
+        raise LossyValue("identifier in a floating-point (exponent) form")  # the value itself is not repeated
     return text
 
 
