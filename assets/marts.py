@@ -39,6 +39,9 @@ KPIS = (
     "organisations_involved",
     "organisations_established",
 )
+# The KPI each funnel stage is: the funnel's last stage is the international-hires KPI.
+STAGE_KPI = {"impressions": "impressions", "clicks": "clicks", "unique_visitors": "unique_visitors",
+             "applications": "applications", "hires": "international_hires"}
 REACH_KEY = ("date", "channel", "platform_campaign", "ad_set", "platform_campaign_id")
 
 
@@ -261,8 +264,7 @@ def kpi_scorecard(inputs: MartInputs, values: pl.DataFrame | None = None) -> pl.
     not zero: "no data" and "nothing happened" are different answers.
     """
     values = stage_values(inputs) if values is None else values
-    stage_to_kpi = {"impressions": "impressions", "clicks": "clicks", "unique_visitors": "unique_visitors",
-                    "applications": "applications", "hires": "international_hires"}
+    stage_to_kpi = STAGE_KPI
     totals = values.filter(pl.col("channel") == ALL).with_columns(
         kpi=pl.col("stage").replace_strict(stage_to_kpi)
     ).select("campaign_id", "kpi", "period", pl.col("value").alias("result"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets import report
+from assets.report import asset, build, charts, data, labels, pages
 from conftest import landing, query
 
 SQL = Path(__file__).resolve().parent.parent / "sql" / "published.sql"
@@ -155,7 +155,7 @@ def shared(tmp_path_factory):
     """One published database and one build of the reports, for the tests that only read them."""
     root = tmp_path_factory.mktemp("report")
     path = make_published(root / "published.duckdb")
-    summary = report.build_reports(path, root / "reports", png=False)
+    summary = build.build_reports(path, root / "reports", png=False)
     return path, summary, root / "reports"
 
 
@@ -241,7 +241,7 @@ def test_one_html_per_campaign_and_an_index(built):
 
 def test_plotlyjs_inline_exactly_once_and_nothing_loaded_from_outside(built):
     _, reports = built
-    plotlyjs = report.get_plotlyjs()
+    plotlyjs = pages.get_plotlyjs()
     for campaign in (MSP, MVWC):
         page = (reports / f"{campaign}.html").read_text()
         assert page.count(plotlyjs[:200]) == 1, f"{campaign}: plotly.js must be inline exactly once"
@@ -259,15 +259,15 @@ def test_plotlyjs_inline_exactly_once_and_nothing_loaded_from_outside(built):
 def test_every_chart_has_a_stable_id(built):
     summary, reports = built
     page = (reports / f"{MSP}.html").read_text()
-    assert summary["campaigns"][MSP]["charts"] == list(report.CHART_IDS.values())
-    for div_id in report.CHART_IDS.values():
+    assert summary["campaigns"][MSP]["charts"] == list(labels.CHART_IDS.values())
+    for div_id in labels.CHART_IDS.values():
         assert f'id="{div_id}"' in page, div_id
 
 
 def test_campaign_without_exports_says_so_and_shows_its_facts(built):
     summary, reports = built
     page = (reports / f"{MVWC}.html").read_text()
-    assert report.NO_EXPORTS_TEXT in page
+    assert labels.NO_EXPORTS_TEXT in page
     assert "2011-11-01 to 2014-10-31" in page
     assert "EUR 3,234,093" in page and "EUR 1,617,045" in page
     assert "plotly-graph-div" not in page, "no empty charts for a campaign without exports"
@@ -330,11 +330,11 @@ def test_embedded_funnel_json_equals_the_published_funnel(shared):
 
 def test_funnel_bars_carry_exact_values_on_a_log_axis(shared):
     published = shared[0]
-    campaign = next(c for c in report.campaigns_from_tables(report.read_published(published)) if c.campaign_id == MSP)
-    fig = report.funnel_figure(campaign)
+    campaign = next(c for c in data.campaigns_from_tables(data.read_published(published)) if c.campaign_id == MSP)
+    fig = charts.funnel_figure(campaign)
     assert fig.layout.xaxis.type == "log"
     assert list(fig.data[0].text) == ["23,418,392", "203,768", "33,632", "627", "102"]
-    channels = report.funnel_channels_figure(campaign)
+    channels = charts.funnel_channels_figure(campaign)
     organic = next(t for t in channels.data if t.name == "Organic search")
     assert list(organic.text) == ["n/a", "n/a", "9,173", "0", "0"]
 
@@ -348,15 +348,15 @@ def test_reads_only_the_published_file_read_only(published, tmp_path, monkeypatc
         opened.append((str(database), read_only))
         return real_connect(database, read_only, *args, **kwargs)
 
-    monkeypatch.setattr(report.duckdb, "connect", spy)
-    report.build_reports(published, tmp_path / "reports", png=False)
+    monkeypatch.setattr(data.duckdb, "connect", spy)
+    build.build_reports(published, tmp_path / "reports", png=False)
     assert opened == [(str(published), True)]
     assert hashlib.sha256(published.read_bytes()).hexdigest() == before
 
 
 def test_missing_published_database_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no published database yet"):
-        report.build_reports(tmp_path / "nowhere.duckdb", tmp_path / "reports", png=False)
+        build.build_reports(tmp_path / "nowhere.duckdb", tmp_path / "reports", png=False)
 
 
 def test_partial_exports_mark_missing_stages_instead_of_zero(published, tmp_path):
@@ -366,25 +366,25 @@ def test_partial_exports_mark_missing_stages_instead_of_zero(published, tmp_path
                     f"WHERE campaign_id = '{MSP}' AND kpi IN ('applications', 'international_hires')")
     finally:
         con.close()
-    summary = report.build_reports(published, tmp_path / "reports", png=False)
+    summary = build.build_reports(published, tmp_path / "reports", png=False)
     page = (tmp_path / "reports" / f"{MSP}.html").read_text()
     assert summary["campaigns"][MSP]["status"] == "partial"
     assert 'id="missing-exports"' in page and "hiring" in page
     assert "chart-hires-vs-target" not in summary["campaigns"][MSP]["charts"]
-    campaign = next(c for c in report.campaigns_from_tables(report.read_published(published)) if c.campaign_id == MSP)
-    assert list(report.funnel_figure(campaign).data[0].text)[3:] == ["no exports", "no exports"]
+    campaign = next(c for c in data.campaigns_from_tables(data.read_published(published)) if c.campaign_id == MSP)
+    assert list(charts.funnel_figure(campaign).data[0].text)[3:] == ["no exports", "no exports"]
 
 
 def test_png_failure_is_reported_not_raised(published, tmp_path, monkeypatch):
     monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-such-chromium"))
     reports = tmp_path / "reports"
-    summary = report.build_reports(published, reports, png=True)
+    summary = build.build_reports(published, reports, png=True)
     assert summary["png"]["status"] == "failed"
     assert summary["png"]["error"]
     assert (reports / f"{MSP}.html").exists() and (reports / "index.html").exists()
     assert "PNG of this chart" not in (reports / f"{MSP}.html").read_text()
     assert not list(reports.rglob("*.png"))
-    assert "PNG export FAILED" in report.summary_markdown(summary)
+    assert "PNG export FAILED" in build.summary_markdown(summary)
 
 
 def test_asset_materializes_with_paths_and_summary(published, tmp_path):
@@ -395,7 +395,7 @@ def test_asset_materializes_with_paths_and_summary(published, tmp_path):
     # Settings.published is <warehouse_dir>/published.duckdb: the fixture's file.
     store = TalentStore(warehouse_dir=str(published.parent), reports_dir=str(tmp_path / "out"))
     result = dg.materialize(
-        report.REPORT_ASSETS,
+        asset.REPORT_ASSETS,
         resources={"store": store},
         run_config={"ops": {"funnel_report": {"config": {"png": False}}}},
     )
@@ -406,7 +406,7 @@ def test_asset_materializes_with_paths_and_summary(published, tmp_path):
     assert metadata[f"report_{MSP}"].value == str(tmp_path / "out" / f"{MSP}.html")
     assert "102 of target 60" in metadata["summary"].value
     assert metadata["png_status"].value == "skipped"
-    spec = report.funnel_report
+    spec = asset.funnel_report
     assert spec.group_names_by_key[dg.AssetKey("funnel_report")] == "reports"
     assert dg.AssetKey("published_database") in {d.asset_key for d in spec.specs_by_key[dg.AssetKey("funnel_report")].deps}
 
@@ -425,10 +425,38 @@ def test_report_from_a_real_pipeline_run(tmp_path, pipeline_env):
     result = pipeline_env(raw)
     assert pipeline_env.published.exists(), "the pipeline did not publish"
     assert result is not None
-    summary = report.build_reports(pipeline_env.published, tmp_path / "reports", png=False)
+    summary = build.build_reports(pipeline_env.published, tmp_path / "reports", png=False)
     page = (tmp_path / "reports" / f"{MSP}.html").read_text()
     charts = funnel_json(page)["charts"]
     assert charts["chart-funnel"] == published_funnel(
         pipeline_env.published, MSP, "period = 'all' AND channel = 'all'"
     )
     assert summary["campaigns"][MVWC]["status"] == "no_exports"
+
+
+def test_published_names_are_escaped_by_the_templates(published, tmp_path):
+    """A campaign name, period code or KPI text is text on the page, never markup (Jinja2 autoescaping)."""
+    hostile = '<script>alert("x")</script> & <b>Co</b>'
+    con = duckdb.connect(str(published))
+    try:
+        con.execute("UPDATE campaigns SET name = ? WHERE campaign_id = ?", [hostile, MSP])
+        con.execute("UPDATE campaign_periods SET utm_campaign = ? WHERE campaign_id = ? AND period = 'period_1'",
+                    ['"><img src=x onerror=alert(1)>', MSP])
+    finally:
+        con.close()
+    build.build_reports(published, tmp_path / "reports", png=False)
+    escaped = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;"
+    for name in (f"{MSP}.html", "index.html"):
+        page = (tmp_path / "reports" / name).read_text()
+        plotlyjs = pages.get_plotlyjs()
+        ours = page.replace(plotlyjs, "")
+        assert "<script>alert" not in ours and "<b>Co</b>" not in ours, name
+        assert "<img src=x" not in ours, name
+        assert escaped in ours, f"{name}: the name is not shown as text"
+    page = (tmp_path / "reports" / f"{MSP}.html").read_text()
+    assert f"<title>{escaped}: talent campaign report</title>" in page
+    assert f"<h1>{escaped}</h1>" in page
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    # In chart titles too: Plotly reads its strings as HTML, so the name reaches it escaped.
+    campaign = next(c for c in data.campaigns_from_tables(data.read_published(published)) if c.campaign_id == MSP)
+    assert charts.funnel_figure(campaign).layout.title.text.startswith("&lt;script&gt;")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from assets import report
+from assets.report import build
+from assets.report.labels import CHANNELS, CHART_IDS, NO_EXPORTS_TEXT, STAGE_LABELS
 from conftest import query
 from test_report import MSP, MVWC, make_published
 
@@ -54,7 +55,7 @@ sync_api = pytest.importorskip(
 def reports(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     published = make_published(root / "published.duckdb")
-    summary = report.build_reports(published, root / "reports", png=False)
+    summary = build.build_reports(published, root / "reports", png=False)
     return published, summary, root / "reports"
 
 
@@ -149,8 +150,8 @@ def test_campaign_page_renders_offline_and_shows_the_published_funnel(page, repo
 
     assert page.blocked == [], f"requests left the page: {page.blocked}"
     assert page.errors == [], page.errors
-    assert charts == len(report.CHART_IDS) == len(summary["campaigns"][MSP]["charts"])
-    for div_id in report.CHART_IDS.values():
+    assert charts == len(CHART_IDS) == len(summary["campaigns"][MSP]["charts"])
+    for div_id in CHART_IDS.values():
         assert page.locator(f"#{div_id} .main-svg").count() > 0, f"{div_id} did not render"
     assert shot.stat().st_size > 50_000
 
@@ -161,7 +162,7 @@ def test_campaign_page_renders_offline_and_shows_the_published_funnel(page, repo
     expected = [v for *_, v in _published(published, "period = 'all' AND channel = 'all'")]
     assert [_as_int(label) for label in whole] == expected == [r["value"] for r in embedded["chart-funnel"]]
     ticks = page.locator("#chart-funnel .ytick").all_text_contents()
-    assert sorted(t.split("\u00a0")[0].strip() for t in ticks) == sorted(report.STAGE_LABELS.values())
+    assert sorted(t.split("\u00a0")[0].strip() for t in ticks) == sorted(STAGE_LABELS.values())
 
     # Per period: one trace per period, bars in stage order.
     shown = _shown_numbers(page, "chart-funnel-periods")
@@ -177,7 +178,7 @@ def test_campaign_page_renders_offline_and_shows_the_published_funnel(page, repo
     by_channel = {}
     for _, channel, _, value in rows:
         by_channel.setdefault(channel, []).append(value)
-    order = [c for c in report.CHANNELS if c in by_channel and any((v or 0) > 0 for v in by_channel[c])]
+    order = [c for c in CHANNELS if c in by_channel and any((v or 0) > 0 for v in by_channel[c])]
     drawn = [[_as_int(x) for x in trace if _as_int(x)] for trace in shown]
     assert drawn == [[v for v in by_channel[c] if v] for c in order]
     labels = page.locator("#chart-funnel-channels .textpoint").all_text_contents()
@@ -211,7 +212,7 @@ def test_campaign_without_exports_renders_a_plain_page(page, reports, tmp_path):
     page.wait_for_load_state("load")
     _screenshot(page, tmp_path, MVWC)
     assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
-    assert report.NO_EXPORTS_TEXT in page.locator("#no-exports").text_content()
+    assert NO_EXPORTS_TEXT in page.locator("#no-exports").text_content()
     assert page.locator(".plotly-graph-div").count() == 0
     assert "EUR 3,234,093" in page.locator("#campaign-facts").text_content()
 
@@ -232,7 +233,7 @@ def test_index_links_to_every_campaign(page, reports, tmp_path):
 def test_png_copies_for_slide_decks_with_debian_chromium(tmp_path):
     published = tmp_path / "published.duckdb"
     make_published(published)
-    summary = report.build_reports(published, tmp_path / "reports", png=True)
+    summary = build.build_reports(published, tmp_path / "reports", png=True)
     assert summary["png"]["status"] == "ok", summary["png"]
     pngs = list((tmp_path / "reports").rglob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
