@@ -104,6 +104,23 @@ COMMENT ON COLUMN hires_over_time.hires IS 'International hires with a hire date
 COMMENT ON COLUMN hires_over_time.cumulative_hires IS 'International hires from the campaign start to the end of that week.';
 COMMENT ON COLUMN hires_over_time.target IS 'Whole-campaign hire target (the line to reach).';
 
+CREATE TABLE time_to_hire (
+    campaign_id         VARCHAR NOT NULL,
+    period              VARCHAR NOT NULL,
+    organisation        VARCHAR NOT NULL,
+    hires               BIGINT NOT NULL,
+    median_days_to_hire DOUBLE NOT NULL,
+    p75_days_to_hire    DOUBLE NOT NULL,
+    PRIMARY KEY (campaign_id, period, organisation)
+);
+COMMENT ON TABLE time_to_hire IS 'One row per campaign x period x hiring organisation (and ''all'') with at least one counted international hire: days from application to hire.';
+COMMENT ON COLUMN time_to_hire.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN time_to_hire.period IS 'Period of the hire''s application, or ''all'' (every counted hire), as in hires_vs_target.';
+COMMENT ON COLUMN time_to_hire.organisation IS 'Hiring organisation as named in the register, or ''all''.';
+COMMENT ON COLUMN time_to_hire.hires IS 'Counted international hires behind the figures: the same candidates as hires_vs_target.hires (DK/SE residents, hires outside the window and duplicates are not in them).';
+COMMENT ON COLUMN time_to_hire.median_days_to_hire IS 'Median of hire_date - application date, in days; linear interpolation between the two middle hires (DuckDB quantile_cont).';
+COMMENT ON COLUMN time_to_hire.p75_days_to_hire IS '75th percentile of hire_date - application date, in days; linear interpolation at position 0.75 x (hires - 1) of the sorted days (DuckDB quantile_cont).';
+
 CREATE TABLE cost_per_outcome (
     campaign_id              VARCHAR NOT NULL,
     period                   VARCHAR NOT NULL,

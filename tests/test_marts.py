@@ -199,3 +199,43 @@ def test_visitor_counts_in_duckdb_equal_the_polars_rules():
     assert counted.weeks["unique_visitors"].max() > 0 and weeks_per_campaign > 64  # one campaign, two mask words
     assert counted.scopes.sort(pl.all()).equals(expected.scopes.sort(pl.all()))
     assert counted.weeks.sort(pl.all()).equals(expected.weeks.sort(pl.all()))
+
+
+def test_time_to_hire_is_measured_on_the_counted_hires():
+    """Median and 75th percentile of days from application to hire, on exactly the hires the KPI counts."""
+    import duckdb
+
+    apps = [
+        hire("h1", applied=D(2020, 3, 2), hired=D(2020, 3, 12)),
+        hire("h2", applied=D(2020, 3, 5), hired=D(2020, 4, 4)),
+        hire("h3", org="O2", applied=D(2020, 3, 20), hired=D(2020, 6, 8)),
+        hire("h4", org="O2", applied=D(2020, 9, 2), hired=D(2020, 9, 9)),
+        hire("h5", applied=D(2020, 6, 1), hired=D(2020, 7, 1)),  # applied outside every period: only in 'all'
+        hire("dk", applied=D(2020, 3, 3), hired=D(2020, 3, 4), country="DK"),  # domestic: not counted
+        hire("late", org="O3", applied=D(2020, 3, 3), hired=D(2020, 3, 5)),  # joined after the campaign
+        hire("again", cand="h1", applied=D(2020, 9, 1), hired=D(2020, 12, 1)),  # h1 hired twice: first hire
+    ]
+    inputs = make_inputs(applications=apps)
+    counted = marts.international_hires(inputs).with_columns(
+        days=(pl.col("hire_date") - pl.col("applied_on")).dt.total_days()
+    )
+    tth = marts.time_to_hire(inputs)
+    # The scopes and head counts are hires_vs_target's, wherever it has hires.
+    hvt = marts.hires_vs_target(inputs).filter(pl.col("hires") > 0)
+    assert sorted(tth.select("campaign_id", "period", "organisation", "hires").rows()) == sorted(
+        hvt.select("campaign_id", "period", "organisation", "hires").rows()
+    )
+    # Quantiles: DuckDB's quantile_cont (linear interpolation) over the counted rows of each scope.
+    con = duckdb.connect()
+    con.register("counted", counted.select("campaign_id", "period", "organisation", "days").to_arrow())
+    expected = con.sql("""
+        SELECT campaign_id, coalesce(period, 'all') AS period, coalesce(organisation, 'all') AS organisation,
+               quantile_cont(days, 0.5), quantile_cont(days, 0.75)
+        FROM counted GROUP BY GROUPING SETS ((campaign_id, period, organisation), (campaign_id, period),
+                                            (campaign_id, organisation), (campaign_id))
+        HAVING period IS NOT NULL OR GROUPING(period) = 1
+    """).fetchall()
+    got = tth.select("campaign_id", "period", "organisation", "median_days_to_hire", "p75_days_to_hire").rows()
+    assert sorted(got) == sorted(expected)
+    whole = tth.filter((pl.col("period") == "all") & (pl.col("organisation") == "all")).row(0, named=True)
+    assert whole["hires"] == 5  # h1..h5; the domestic, late-organisation and repeat hires are left out
