@@ -24,12 +24,14 @@ class ReportConfig(dg.Config):
     deps=[dg.AssetKey("published_database")],
 )
 def funnel_report(context: dg.AssetExecutionContext, config: ReportConfig, store: TalentStore) -> dg.MaterializeResult:
-    """reports/: one offline HTML report per campaign (<campaign_id>.html) plus index.html.
+    """reports/: one offline HTML report per campaign (<campaign_id>.html), index.html, data_dictionary.html.
 
     Grain: one file per campaign in the published database, charts of its funnel
-    (whole campaign, per period, per channel), hires against target, weekly
-    reach, cost per hire and the KPI scorecard; PNG copies of each chart for
-    slide decks in reports/<campaign_id>/. Reads published.duckdb only.
+    (whole campaign, per period, per channel), each period against the one
+    before, hires against target, time to hire, weekly reach, cost per hire and
+    the KPI scorecard; the index compares the campaigns side by side; the data
+    dictionary comes from the published file's COMMENT ON text. PNG copies of
+    each chart for slide decks in reports/<campaign_id>/. Reads published.duckdb only.
     """
     settings = store.settings()
     # Run config from the UI, or the settings' switch for `TALENT_REPORT_PNG=1 talent-pipeline run`.
@@ -39,6 +41,7 @@ def funnel_report(context: dg.AssetExecutionContext, config: ReportConfig, store
         context.log.warning(f"PNG export failed; the HTML reports were written: {summary['png']['error']}")
     metadata = {
         "index": dg.MetadataValue.path(summary["index"]),
+        "data_dictionary": dg.MetadataValue.path(summary["data_dictionary"]),
         **{f"report_{cid}": dg.MetadataValue.path(info["html"]) for cid, info in summary["campaigns"].items()},
         "summary": dg.MetadataValue.md(summary_markdown(summary)),
         "png_status": summary["png"]["status"],

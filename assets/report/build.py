@@ -1,4 +1,4 @@
-"""Writes the report: <campaign_id>.html per campaign and index.html, atomically, and a summary."""
+"""Writes the report: <campaign_id>.html per campaign, index.html and data_dictionary.html, atomically."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from assets.report.charts import campaign_figures
-from assets.report.data import campaigns_from_tables, read_published
+from assets.report.data import campaigns_from_tables, dictionary_entries, read_published
 from assets.report.labels import CHART_IDS, vs_target
-from assets.report.pages import HEADLINE_KPIS, campaign_html, headline, index_html
+from assets.report.pages import HEADLINE_KPIS, campaign_html, dictionary_html, headline, index_html
 from assets.report.png import export_pngs
 
 
@@ -33,11 +33,11 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 
 
 def build_reports(published_path: Path, reports_dir: Path, png: bool = True) -> dict:
-    """Writes <campaign_id>.html per campaign and index.html into ``reports_dir``; returns a summary.
+    """Writes <campaign_id>.html per campaign, index.html and data_dictionary.html into ``reports_dir``.
 
     Reads only ``published_path`` (read-only). With ``png``, also writes
     ``<campaign_id>/<chart>.png`` per chart; a PNG failure is reported in
-    ``summary["png"]``, never raised.
+    ``summary["png"]``, never raised. Returns a summary of what was written.
     """
     started = time.monotonic()
     reports_dir = Path(reports_dir)
@@ -79,6 +79,9 @@ def build_reports(published_path: Path, reports_dir: Path, png: bool = True) -> 
     index = reports_dir / "index.html"
     write_atomic(index, index_html(campaigns, published_at))
     summary["index"] = str(index)
+    dictionary = reports_dir / "data_dictionary.html"
+    write_atomic(dictionary, dictionary_html(dictionary_entries(tables), published_at))
+    summary["data_dictionary"] = str(dictionary)
     summary["seconds"] = round(time.monotonic() - started, 2)
     return summary
 

@@ -13,16 +13,62 @@ from assets.publish import PUBLICATION_TABLE, PUBLISHED_TABLES
 from assets.report.labels import ALL, KPI_ORDER, SOURCE_KPIS, period_name, span
 
 
+# The key under which read_published returns the data dictionary (no published table has that name).
+DICTIONARY = "_data_dictionary"
+# Every table and view of the published file with its columns, from the file's own COMMENT ON text.
+_DICTIONARY_SQL = """
+    WITH objects AS (
+        SELECT table_name AS object_name, 'table' AS kind, comment FROM duckdb_tables()
+        WHERE database_name = current_database() AND schema_name = 'main'
+        UNION ALL
+        SELECT view_name, 'view', comment FROM duckdb_views()
+        WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal
+    ),
+    keys AS (
+        SELECT table_name, unnest(constraint_column_names) AS column_name FROM duckdb_constraints()
+        WHERE database_name = current_database() AND schema_name = 'main' AND constraint_type = 'PRIMARY KEY'
+    )
+    SELECT o.object_name AS table_name, o.kind, o.comment AS table_comment, c.column_index, c.column_name,
+           c.data_type, c.is_nullable, k.column_name IS NOT NULL AS is_key, c.comment AS column_comment
+    FROM objects o
+    JOIN duckdb_columns() c ON c.database_name = current_database() AND c.schema_name = 'main'
+                           AND c.table_name = o.object_name
+    LEFT JOIN keys k ON k.table_name = o.object_name AND k.column_name = c.column_name
+    ORDER BY o.object_name, c.column_index
+"""
+
+
 def read_published(published_path: Path) -> dict[str, pl.DataFrame]:
-    """Every published table, read through one read-only connection (managers' readers never block)."""
+    """Every published table and the data dictionary (key ``DICTIONARY``), through one read-only connection.
+
+    Managers' readers never block it, and it never blocks them.
+    """
     published_path = Path(published_path)
     if not published_path.exists():
         raise FileNotFoundError(f"{published_path}: no published database yet; run `talent-pipeline run` first")
     con = duckdb.connect(str(published_path), read_only=True)
     try:
-        return {name: con.sql(f"SELECT * FROM {name}").pl() for name in (*PUBLISHED_TABLES, PUBLICATION_TABLE)}
+        tables = {name: con.sql(f"SELECT * FROM {name}").pl() for name in (*PUBLISHED_TABLES, PUBLICATION_TABLE)}
+        tables[DICTIONARY] = con.sql(_DICTIONARY_SQL).pl()
+        return tables
     finally:
         con.close()
+
+
+def dictionary_entries(tables: dict[str, pl.DataFrame]) -> list[dict]:
+    """One entry per published table or view, alphabetical: its kind, its comment and its columns in order."""
+    entries = []
+    for (name,), frame in tables[DICTIONARY].group_by("table_name", maintain_order=True):
+        first = frame.row(0, named=True)
+        entries.append({
+            "name": name,
+            "kind": first["kind"],
+            "comment": first["table_comment"],
+            "columns": frame.sort("column_index").select(
+                "column_name", "data_type", "is_nullable", "is_key", "column_comment"
+            ).to_dicts(),
+        })
+    return sorted(entries, key=lambda e: e["name"])
 
 
 @dataclass
@@ -42,6 +88,7 @@ class CampaignData:
     hires_over_time: list[dict]
     weekly_reach: list[dict]
     cost: list[dict]  # cost_per_outcome, period 'all'
+    time_to_hire: list[dict] = field(default_factory=list)  # every scope with a counted hire
     missing_sources: list[str] = field(default_factory=list)
 
     @property
@@ -99,6 +146,7 @@ def campaigns_from_tables(tables: dict[str, pl.DataFrame]) -> list[CampaignData]
                 hires_over_time=sorted(rows("hires_over_time", cid), key=lambda r: r["week_start"]),
                 weekly_reach=sorted(rows("weekly_reach", cid), key=lambda r: r["week_start"]),
                 cost=rows("cost_per_outcome", cid, pl.col("period") == ALL),
+                time_to_hire=rows("time_to_hire", cid),
                 missing_sources=missing,
             )
         )

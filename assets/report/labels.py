@@ -73,9 +73,11 @@ PERIOD_SHADE = "rgba(86, 180, 233, 0.12)"  # Okabe-Ito sky blue, faint
 CHART_IDS = {
     "funnel": "chart-funnel",
     "funnel_periods": "chart-funnel-periods",
+    "period_comparison": "chart-period-comparison",
     "funnel_channels": "chart-funnel-channels",
     "hires_vs_target": "chart-hires-vs-target",
     "hires_over_time": "chart-hires-over-time",
+    "time_to_hire": "chart-time-to-hire",
     "weekly_reach": "chart-weekly-reach",
     "cost_per_hire": "chart-cost-per-hire",
 }

@@ -15,6 +15,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from assets.report.charts.hires import days_label, time_to_hire_rows
+from assets.report.charts.periods import change_label, points_label
+from assets.report.compare import campaign_comparison, period_comparison
 from assets.report.data import CampaignData
 from assets.report.labels import (
     ALL,
@@ -23,6 +26,8 @@ from assets.report.labels import (
     CHART_IDS,
     KPI_LABELS,
     NO_EXPORTS_TEXT,
+    STAGE_LABELS,
+    STAGES,
     fmt_eur,
     fmt_eur2,
     fmt_int,
@@ -36,8 +41,6 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove
 # The KPIs of the index table and of the asset summary, whole campaign.
 HEADLINE_KPIS = ("impressions", "unique_visitors", "international_hires", "organisations_involved",
                  "organisations_established")
-HEADLINE_LABELS = ("Impressions", "Unique visitors", "International hires", "Organisations involved",
-                   "Organisations established")
 
 
 def _environment() -> Environment:
@@ -50,11 +53,20 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(fmt_int=fmt_int, fmt_eur=fmt_eur, fmt_eur2=fmt_eur2, fmt_pct=fmt_pct,
-                       fmt_target_pct=fmt_target_pct)
-    env.globals.update(span=span, period_name=period_name, kpi_labels=KPI_LABELS, no_exports_text=NO_EXPORTS_TEXT)
+                       fmt_target_pct=fmt_target_pct, fmt_signed=fmt_signed, change_label=change_label,
+                       points_label=points_label, days_label=days_label)
+    env.globals.update(span=span, period_name=period_name, kpi_labels=KPI_LABELS, stage_labels=STAGE_LABELS,
+                       no_exports_text=NO_EXPORTS_TEXT)
     # Compact JSON in the order it was built (tojson's default sorts keys); dates as ISO text.
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "separators": (",", ":"), "default": str}
     return env
+
+
+def fmt_signed(value) -> str:
+    """A change in a count: '+1,405,103', '−12', '±0'."""
+    if value is None:
+        return "–"
+    return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "±0")
 
 
 ENV = _environment()
@@ -100,6 +112,7 @@ def campaign_html(c: CampaignData, figures: dict[str, go.Figure], published_at, 
         {"key": key, "div_id": CHART_IDS[key], "html": chart_html(c, key, fig), "png": png_files.get(key)}
         for key, fig in figures.items()
     ]
+    by_period, by_org = time_to_hire_rows(c)
     return ENV.get_template("campaign.html.j2").render(
         title=f"{c.name}: talent campaign report",
         plotlyjs=plotlyjs(),
@@ -107,6 +120,10 @@ def campaign_html(c: CampaignData, figures: dict[str, go.Figure], published_at, 
         charts=charts,
         published_at=published_at,
         funnel_data=funnel_payload(c, figures),
+        period_rows=period_comparison(c) if "period_comparison" in figures else [],
+        stage_count=len(STAGES),
+        time_to_hire_periods=by_period,
+        time_to_hire_organisations=by_org,
     )
 
 
@@ -130,13 +147,20 @@ def status_text(c: CampaignData) -> str:
 
 
 def index_html(campaigns: list[CampaignData], published_at) -> str:
-    rows = [{"c": c, "status": status_text(c), "headline": headline(c)} for c in campaigns]
+    """The index: every campaign with its status, then their whole-campaign figures side by side."""
     return ENV.get_template("index.html.j2").render(
         title="Talent campaign reports",
         plotlyjs=None,
-        rows=rows,
+        rows=[{"c": c, "status": status_text(c)} for c in campaigns],
         published_at=published_at,
-        headline_kpis=HEADLINE_KPIS,
-        headline_labels=HEADLINE_LABELS,
+        comparison=campaign_comparison(campaigns),
+        campaigns=campaigns,
+    )
+
+
+def dictionary_html(entries: list[dict], published_at) -> str:
+    """The data dictionary page: every published table and view with its columns, from their COMMENT ON."""
+    return ENV.get_template("data_dictionary.html.j2").render(
+        title="Data dictionary: published.duckdb", plotlyjs=None, entries=entries, published_at=published_at
     )
 

@@ -1,12 +1,13 @@
-"""Hiring charts: international hires against target, and cumulative hires over time."""
+"""Hiring charts: international hires against target, cumulative hires over time, and time to hire."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from assets.report.charts.layout import base_layout, plain, shade_periods
 from assets.report.data import CampaignData
-from assets.report.labels import ALL, TARGET_COLOUR, fmt_target_pct, span
+from assets.report.labels import ALL, FUNNEL_COLOUR, TARGET_COLOUR, fmt_target_pct, span
 
 
 def hires_vs_target_figure(c: CampaignData) -> go.Figure | None:
@@ -116,4 +117,81 @@ def hires_over_time_figure(c: CampaignData) -> go.Figure | None:
     fig.update_yaxes(title_text="international hires (people)", tickformat=",", range=[0, top * 1.15])
     fig.update_layout(margin={"t": 130}, legend={"traceorder": "reversed"})
     fig.update_xaxes(tickformat="%Y-%m", range=[c.start_date, c.end_date])
+    return fig
+
+
+def days_label(days: float | None) -> str:
+    """Days exactly as published, without trailing zeros: '63', '77.5', '84.75'.
+
+    Quantiles of whole days interpolated at 0.5 or 0.75 are multiples of 0.25,
+    so two decimals show every published value exactly.
+    """
+    if days is None:
+        return "–"
+    return f"{days:,.2f}".rstrip("0").rstrip(".")
+
+
+def time_to_hire_rows(c: CampaignData) -> tuple[list[dict], list[dict]]:
+    """The rows the chart draws: per period (whole campaign first), then per organisation (whole campaign).
+
+    Organisations are ordered by median days to hire, fastest first (ties by name).
+    """
+    order = [ALL] + [p["period"] for p in c.periods]
+    by_period = sorted((r for r in c.time_to_hire if r["organisation"] == ALL and r["period"] in order),
+                       key=lambda r: order.index(r["period"]))
+    by_org = sorted((r for r in c.time_to_hire if r["period"] == ALL and r["organisation"] != ALL),
+                    key=lambda r: (r["median_days_to_hire"], r["organisation"]))
+    return by_period, by_org
+
+
+def time_to_hire_figure(c: CampaignData) -> go.Figure | None:
+    """Median days from application to hire (bars) and the 75th percentile (markers), per period and organisation."""
+    if "international_hires" in c.missing_kpis or not c.time_to_hire:
+        return None
+    by_period, by_org = time_to_hire_rows(c)
+    panels = [(by_period, [c.period_label(r["period"]).split(" (")[0] for r in by_period])]
+    if by_org:
+        panels.append((by_org, [plain(r["organisation"]) for r in by_org]))
+    heights = [max(len(rows), 1) for rows, _ in panels]
+    fig = make_subplots(
+        rows=len(panels), cols=1, vertical_spacing=0.12 if len(panels) > 1 else 0.05,
+        row_heights=[h / sum(heights) for h in heights],
+        subplot_titles=["By period of application (all organisations)", "By hiring organisation (whole campaign)"]
+        [: len(panels)],
+    )
+    top = max(r["p75_days_to_hire"] for rows, _ in panels for r in rows)
+    for i, (rows, names) in enumerate(panels, start=1):
+        hover = [f"<b>{name}</b><br>Median: {days_label(r['median_days_to_hire'])} days"
+                 f"<br>75th percentile: {days_label(r['p75_days_to_hire'])} days<br>Counted hires: {r['hires']:,}"
+                 for name, r in zip(names, rows)]
+        fig.add_trace(
+            go.Bar(
+                y=names, x=[r["median_days_to_hire"] for r in rows], orientation="h", name="Median",
+                marker={"color": FUNNEL_COLOUR}, text=[days_label(r["median_days_to_hire"]) for r in rows],
+                textposition="inside", insidetextfont={"color": "white"}, customdata=hover,
+                hovertemplate="%{customdata}<extra></extra>", showlegend=i == 1,
+            ),
+            row=i, col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                y=names, x=[r["p75_days_to_hire"] for r in rows], mode="markers+text", name="75th percentile",
+                marker={"symbol": "diamond", "size": 11, "color": TARGET_COLOUR},
+                text=[days_label(r["p75_days_to_hire"]) for r in rows], textposition="middle right",
+                textfont={"size": 11}, customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+                showlegend=i == 1, cliponaxis=False,
+            ),
+            row=i, col=1,
+        )
+        fig.update_yaxes(autorange="reversed", automargin=True, ticksuffix="  ", row=i, col=1)
+        fig.update_xaxes(range=[0, top * 1.2], tickformat=",", row=i, col=1)
+    fig.update_xaxes(title_text="days from application to hire", row=len(panels), col=1)
+    base_layout(
+        fig,
+        f"{plain(c.name)}: time to hire",
+        "days from application to hire of the counted international hires · bar: median, diamond: 75th "
+        "percentile (linear interpolation) · a period holds the hires whose application was made in it",
+        200 + 34 * sum(heights) + 60 * len(panels),
+    )
+    fig.update_layout(margin={"t": 140}, bargap=0.35)
     return fig
