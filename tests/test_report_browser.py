@@ -60,8 +60,11 @@ def reports(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    """A persistent context on a fresh profile directory: the only way to give Chromium its own --user-data-dir."""
+def browser_context(tmp_path_factory, sample_published):
+    """A persistent context on a fresh profile directory: the only way to give Chromium its own --user-data-dir.
+
+    The published sample is made first: Dagster's in-process run must not start inside Playwright's event loop.
+    """
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -237,3 +240,59 @@ def test_png_copies_for_slide_decks_with_debian_chromium(tmp_path):
     assert summary["png"]["status"] == "ok", summary["png"]
     pngs = list((tmp_path / "reports").rglob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_new_charts_show_the_published_time_to_hire_and_period_changes(page, reports, tmp_path):
+    published, _, folder = reports
+    page.goto((folder / f"{MSP}.html").as_uri())
+    _wait_for_charts(page)
+    assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
+    # Time to hire: the median written on each bar is the published one (periods, then organisations).
+    shown = [float(x.replace(",", "")) for trace in _shown_numbers(page, "chart-time-to-hire") for x in trace]
+    medians = [m for (m,) in query(published, "SELECT median_days_to_hire FROM time_to_hire WHERE campaign_id = ? "
+                                   "AND (period = 'all' OR organisation = 'all')", [MSP])]
+    assert sorted(shown) == sorted(medians)
+    assert page.locator("#time-to-hire tbody tr").count() == len(medians)
+    # Period over period: one bar per stage and later period, labelled with its change against the one before.
+    labels = [x for trace in _shown_numbers(page, "chart-period-comparison") for x in trace]
+    rows = query(published, """
+        SELECT f.value, lag(f.value) OVER (PARTITION BY f.stage ORDER BY p.start_date) AS before
+        FROM funnel f JOIN campaign_periods p USING (campaign_id, period)
+        WHERE f.campaign_id = ? AND f.channel = 'all' QUALIFY before IS NOT NULL
+        ORDER BY p.start_date, f.stage_order""", [MSP])
+    expected = [(v - b) / b * 100 for v, b in rows]
+    assert [float(x.replace("\u2212", "-").replace("\u00a0%", "").replace(",", "")) for x in labels] == \
+        pytest.approx(expected, abs=0.05)
+    assert page.locator("#period-comparison tbody tr").count() == len(rows)
+
+
+def test_data_dictionary_page_renders_offline_and_is_linked(page, reports, tmp_path):
+    published, _, folder = reports
+    page.goto((folder / "index.html").as_uri())
+    assert page.locator("#campaign-comparison").is_visible()
+    page.locator("#link-data-dictionary").click()
+    page.wait_for_url(re.compile(r"data_dictionary\.html$"))
+    _screenshot(page, tmp_path, "data_dictionary")
+    assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
+    tables = page.locator("section[data-table]").evaluate_all("s => s.map(x => x.dataset.table)")
+    expected = query(published, "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                     "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+                     "AND NOT internal ORDER BY 1")
+    assert tables == [t for (t,) in expected]
+    page.locator('a[href="#table-time_to_hire"]').click()
+    assert page.locator("#table-time_to_hire").is_visible()
+
+
+def test_published_sample_renders_every_page_offline(page, sample_published, tmp_path):
+    """The report of the published bundled sample: every page, every chart, no error, no request."""
+    folder = tmp_path / "reports"
+    summary = build.build_reports(sample_published.published, folder, png=False)
+    pages = ["index.html", "data_dictionary.html", *(Path(c["html"]).name for c in summary["campaigns"].values())]
+    for name in pages:
+        page.goto((folder / name).as_uri())
+        page.wait_for_load_state("load")
+        charts = _wait_for_charts(page)
+        cid = name.removesuffix(".html")
+        assert charts == len(summary["campaigns"].get(cid, {}).get("charts", [])), name
+        assert page.blocked == [] and page.errors == [], (name, page.blocked, page.errors)
+    assert summary["campaigns"][MSP]["charts"] == list(CHART_IDS.values())
