@@ -9,12 +9,15 @@ One module per concern:
 
 - ``data``: reading published.duckdb into one ``CampaignData`` per campaign;
 - ``labels``: the words, colours and number formats every page and chart uses;
-- ``charts``: the Plotly figures (``charts.funnel``, ``charts.hires``,
-  ``charts.spend``), each in a div with a stable id (``labels.CHART_IDS``);
+- ``compare``: each period beside the one before, and campaigns side by side
+  (published rows rearranged, nothing recounted);
+- ``charts``: the Plotly figures (``charts.funnel``, ``charts.periods``,
+  ``charts.hires``, ``charts.spend``), each in a div with a stable id
+  (``labels.CHART_IDS``);
 - ``pages``: the HTML, rendered from Jinja2 templates (``templates/``) with
   autoescaping on, so a campaign name is text, never markup;
 - ``png``: PNG copies of the charts for slide decks (kaleido, headless Chromium);
-- ``build``: writes the files and the summary;
+- ``build``: writes the files (campaign pages, index.html, data_dictionary.html) and the summary;
 - ``asset``: the Dagster asset, a thin wrapper around ``build.build_reports``.
 
 Funnel stages are five orders of magnitude apart (23 million impressions,

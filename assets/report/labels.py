@@ -122,6 +122,42 @@ def fmt_target_pct(pct: float | None) -> str:
     return "–" if pct is None else f"{pct:,.1f}\u00a0%"
 
 
+def fmt_signed(value) -> str:
+    """A change in a count: '+1,405,103', '−12', '±0'."""
+    if value is None:
+        return "–"
+    return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "±0")
+
+
+def change_label(ratio: float | None) -> str:
+    """'+20.0 %', '−3.1 %' or 'n/a' (no earlier value to compare with)."""
+    if ratio is None:
+        return "n/a"
+    pct = ratio * 100
+    sign = "+" if pct > 0 else ("\u2212" if pct < 0 else "±")
+    return f"{sign}{abs(pct):,.1f}\u00a0%"
+
+
+def points_label(change: float | None) -> str:
+    """A change of conversion (a difference of ratios) in percentage points."""
+    if change is None:
+        return "–"
+    points = change * 100
+    sign = "+" if points > 0 else ("\u2212" if points < 0 else "±")
+    return f"{sign}{abs(points):.3g} points"
+
+
+def days_label(days: float | None) -> str:
+    """Days exactly as published, without trailing zeros: '63', '77.5', '84.75'.
+
+    Quantiles of whole days interpolated at 0.5 or 0.75 are multiples of 0.25,
+    so two decimals show every published value exactly.
+    """
+    if days is None:
+        return "–"
+    return f"{days:,.2f}".rstrip("0").rstrip(".")
+
+
 def vs_target(h: dict | None) -> str:
     """'102 of target 60 (170.0 %)': a KPI against its target, as plain text."""
     if h is None:

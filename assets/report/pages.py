@@ -15,25 +15,28 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from assets.report.charts.hires import days_label, time_to_hire_rows
-from assets.report.charts.periods import change_label, points_label
+from assets.report.charts.hires import time_to_hire_rows
 from assets.report.compare import campaign_comparison, period_comparison
 from assets.report.data import CampaignData
 from assets.report.labels import (
     ALL,
-    CHANNEL_LABELS,
     CHANNELS,
+    CHANNEL_LABELS,
     CHART_IDS,
     KPI_LABELS,
     NO_EXPORTS_TEXT,
-    STAGE_LABELS,
     STAGES,
+    STAGE_LABELS,
+    change_label,
+    days_label,
     fmt_eur,
     fmt_eur2,
     fmt_int,
     fmt_pct,
+    fmt_signed,
     fmt_target_pct,
     period_name,
+    points_label,
     span,
 )
 
@@ -60,13 +63,6 @@ def _environment() -> Environment:
     # Compact JSON in the order it was built (tojson's default sorts keys); dates as ISO text.
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "separators": (",", ":"), "default": str}
     return env
-
-
-def fmt_signed(value) -> str:
-    """A change in a count: '+1,405,103', '−12', '±0'."""
-    if value is None:
-        return "–"
-    return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "±0")
 
 
 ENV = _environment()

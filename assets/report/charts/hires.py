@@ -7,7 +7,7 @@ from plotly.subplots import make_subplots
 
 from assets.report.charts.layout import base_layout, plain, shade_periods
 from assets.report.data import CampaignData
-from assets.report.labels import ALL, FUNNEL_COLOUR, TARGET_COLOUR, fmt_target_pct, span
+from assets.report.labels import ALL, FUNNEL_COLOUR, TARGET_COLOUR, days_label, fmt_target_pct, span
 
 
 def hires_vs_target_figure(c: CampaignData) -> go.Figure | None:
@@ -118,17 +118,6 @@ def hires_over_time_figure(c: CampaignData) -> go.Figure | None:
     fig.update_layout(margin={"t": 130}, legend={"traceorder": "reversed"})
     fig.update_xaxes(tickformat="%Y-%m", range=[c.start_date, c.end_date])
     return fig
-
-
-def days_label(days: float | None) -> str:
-    """Days exactly as published, without trailing zeros: '63', '77.5', '84.75'.
-
-    Quantiles of whole days interpolated at 0.5 or 0.75 are multiples of 0.25,
-    so two decimals show every published value exactly.
-    """
-    if days is None:
-        return "–"
-    return f"{days:,.2f}".rstrip("0").rstrip(".")
 
 
 def time_to_hire_rows(c: CampaignData) -> tuple[list[dict], list[dict]]:

@@ -7,25 +7,7 @@ import plotly.graph_objects as go
 from assets.report.charts.layout import base_layout, plain
 from assets.report.compare import period_comparison
 from assets.report.data import CampaignData
-from assets.report.labels import OKABE_ITO, STAGE_LABELS, fmt_int, fmt_pct, period_name
-
-
-def change_label(ratio: float | None) -> str:
-    """'+20.0 %', '−3.1 %' or 'n/a' (no earlier value to compare with)."""
-    if ratio is None:
-        return "n/a"
-    pct = ratio * 100
-    sign = "+" if pct > 0 else ("\u2212" if pct < 0 else "±")
-    return f"{sign}{abs(pct):,.1f}\u00a0%"
-
-
-def points_label(change: float | None) -> str:
-    """A change of conversion (a difference of ratios) in percentage points."""
-    if change is None:
-        return "–"
-    points = change * 100
-    sign = "+" if points > 0 else ("\u2212" if points < 0 else "±")
-    return f"{sign}{abs(points):.3g} points"
+from assets.report.labels import OKABE_ITO, STAGE_LABELS, change_label, fmt_int, fmt_pct, period_name, points_label
 
 
 def _hover(r: dict) -> str:
