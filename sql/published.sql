@@ -239,3 +239,9 @@ WHERE s.period = 'all'
   AND s.kpi IN ('organisations_established', 'organisations_involved', 'international_hires')
 ORDER BY c.name, CASE s.kpi WHEN 'organisations_established' THEN 1 WHEN 'organisations_involved' THEN 2 ELSE 3 END;
 COMMENT ON VIEW table_1 IS 'The closing report''s Table 1 (whole campaign): target and result per KPI.';
+COMMENT ON COLUMN table_1.campaign IS 'Campaign name (campaigns.name).';
+COMMENT ON COLUMN table_1.kpi IS 'The KPI as the closing report words it: organisations established, organisations involved, international talents hired.';
+COMMENT ON COLUMN table_1.target IS 'Whole-campaign target (kpi_scorecard.target).';
+COMMENT ON COLUMN table_1.result IS 'Whole-campaign result (kpi_scorecard.result).';
+COMMENT ON COLUMN table_1.pct_of_target IS 'result / target x 100, one decimal.';
+COMMENT ON COLUMN table_1.met IS 'result >= target.';

@@ -701,3 +701,17 @@ def test_data_dictionary_escapes_comments(published, tmp_path):
     page = (tmp_path / "reports" / "data_dictionary.html").read_text()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+
+
+def test_templates_ship_with_the_package():
+    """Every template is package data (a wheel without them renders nothing), and Jinja2 is a declared dependency."""
+    import tomllib
+
+    config = tomllib.loads((SQL.parent.parent / "pyproject.toml").read_text())
+    package = Path(pages.__file__).parent
+    declared = {p for pattern in config["tool"]["setuptools"]["package-data"]["assets.report"]
+                for p in package.glob(pattern)}
+    assert declared and set((package / "templates").iterdir()) == declared
+    assert set(pages.ENV.list_templates()) == {p.name for p in declared}
+    assert "jinja2>=3.1,<3.2" in config["project"]["dependencies"]
+    assert pages.ENV.autoescape is True
