@@ -427,6 +427,8 @@ MART_COLUMNS: dict[str, dict[str, str]] = {
                         "target": FLOAT, "pct_of_target": FLOAT},
     "hires_over_time": {"campaign_id": STRING, "week_start": DATE, "hires": INTEGER, "cumulative_hires": INTEGER,
                         "target": FLOAT},
+    "time_to_hire": {"campaign_id": STRING, "period": STRING, "organisation": STRING, "hires": INTEGER,
+                     "median_days_to_hire": FLOAT, "p75_days_to_hire": FLOAT},
     "cost_per_outcome": {"campaign_id": STRING, "period": STRING, "channel": STRING, "spend_eur": FLOAT,
                          "clicks": INTEGER, "unique_visitors": INTEGER, "applications": INTEGER, "hires": INTEGER,
                          "cost_per_click_eur": FLOAT, "cost_per_visitor_eur": FLOAT,
@@ -443,6 +445,7 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "funnel": ("campaign_id", "period", "channel", "stage"),
     "hires_vs_target": ("campaign_id", "period", "organisation"),
     "hires_over_time": ("campaign_id", "week_start"),
+    "time_to_hire": ("campaign_id", "period", "organisation"),
     "cost_per_outcome": ("campaign_id", "period", "channel"),
     "weekly_reach": ("campaign_id", "week_start"),
     "campaigns": ("campaign_id",),
@@ -451,6 +454,7 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
 MART_NOT_NULL: dict[str, tuple[str, ...]] = {
     "hires_vs_target": ("hires",),
     "hires_over_time": ("hires", "cumulative_hires"),
+    "time_to_hire": ("hires", "median_days_to_hire", "p75_days_to_hire"),
     "weekly_reach": ("impressions", "clicks", "unique_visitors"),
     "campaigns": ("name", "start_date", "end_date"),
     "campaign_periods": ("start_date", "end_date"),
@@ -481,6 +485,14 @@ def _mart_rules(name: str) -> Callable[[Reference], list[Rule]]:
                 in_set("campaign_id", ref.campaign_ids, "is a campaign in ref.campaigns"),
                 *non_negative("hires", "cumulative_hires", "target"),
                 at_least("cumulative_hires", "hires"),
+            ]
+        if name == "time_to_hire":
+            return [
+                in_set("organisation", [*ref.org_names, ALL], "is an organisation in the register or 'all'"),
+                *_scope_rules(ref),
+                between("hires", 1, None, "a row has at least one counted hire"),
+                *non_negative("median_days_to_hire"),
+                at_least("p75_days_to_hire", "median_days_to_hire", "p75_days_to_hire >= median_days_to_hire"),
             ]
         if name == "cost_per_outcome":
             return [
@@ -518,6 +530,7 @@ _MART_DERIVED: dict[str, dict[str, Derived]] = {
     "kpi_scorecard": _SCOPED,
     "funnel": _SCOPED,
     "hires_vs_target": _SCOPED,
+    "time_to_hire": _SCOPED,
     "cost_per_outcome": _SCOPED,
     "campaign_periods": {"within_campaign": Derived(_within_campaign, ("campaign_id", "start_date", "end_date"))},
 }

@@ -1,7 +1,7 @@
 """The asset graph: thin Dagster wrappers around the plain functions of each room.
 
 raw exports -> ingest (reference_data, staged_reach, staged_sessions,
-staged_applications) -> checks -> marts -> published_database -> reports.
+staged_applications) -> checks -> marts -> published_database -> reports (assets/report/asset.py).
 """
 
 
@@ -19,7 +19,7 @@ from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
 from assets.marts import MART_TABLES, build_marts, read_inputs
-from assets.report import REPORT_ASSETS
+from assets.report.asset import REPORT_ASSETS
 from pipelines.resources import TalentStore
 
 OWNERS = ["team:data"]

@@ -39,6 +39,9 @@ KPIS = (
     "organisations_involved",
     "organisations_established",
 )
+# The KPI each funnel stage is: the funnel's last stage is the international-hires KPI.
+STAGE_KPI = {"impressions": "impressions", "clicks": "clicks", "unique_visitors": "unique_visitors",
+             "applications": "applications", "hires": "international_hires"}
 REACH_KEY = ("date", "channel", "platform_campaign", "ad_set", "platform_campaign_id")
 
 
@@ -166,19 +169,24 @@ def _with_period(frame: pl.DataFrame, periods: pl.DataFrame, date_col: str) -> p
 # --- scope helpers -------------------------------------------------------------
 
 
-def _by_scope(frame: pl.DataFrame, agg: pl.Expr, by_channel: bool) -> pl.DataFrame:
-    """Aggregates ``agg`` at (period, channel) and at each 'all' roll-up, each scope computed directly."""
+def _by_scope(frame: pl.DataFrame, agg: pl.Expr | list[pl.Expr], by_channel: bool,
+              column: str = "channel") -> pl.DataFrame:
+    """Aggregates ``agg`` at (period, channel) and at each 'all' roll-up, each scope computed directly.
+
+    ``column`` is the second dimension (channel unless told); a list of
+    aggregates keeps their own names, a single one is called ``value``.
+    """
     parts = []
-    channel = pl.col("channel") if by_channel else pl.lit(ALL)
+    channel = pl.col(column) if by_channel else pl.lit(ALL)
     grains = [(True, True), (True, False), (False, True), (False, False)] if by_channel else [(True, False), (False, False)]
     for per_period, per_channel in grains:
         f = frame.filter(pl.col("period").is_not_null()) if per_period else frame
         keys = [
             pl.col("campaign_id"),
             (pl.col("period") if per_period else pl.lit(ALL)).alias("period"),
-            (channel if per_channel else pl.lit(ALL)).alias("channel"),
+            (channel if per_channel else pl.lit(ALL)).alias(column),
         ]
-        parts.append(f.group_by(keys).agg(agg.alias("value")))
+        parts.append(f.group_by(keys).agg(agg.alias("value") if isinstance(agg, pl.Expr) else agg))
     return pl.concat(parts, how="vertical_relaxed")
 
 
@@ -261,8 +269,7 @@ def kpi_scorecard(inputs: MartInputs, values: pl.DataFrame | None = None) -> pl.
     not zero: "no data" and "nothing happened" are different answers.
     """
     values = stage_values(inputs) if values is None else values
-    stage_to_kpi = {"impressions": "impressions", "clicks": "clicks", "unique_visitors": "unique_visitors",
-                    "applications": "applications", "hires": "international_hires"}
+    stage_to_kpi = STAGE_KPI
     totals = values.filter(pl.col("channel") == ALL).with_columns(
         kpi=pl.col("stage").replace_strict(stage_to_kpi)
     ).select("campaign_id", "kpi", "period", pl.col("value").alias("result"))
@@ -389,6 +396,32 @@ def hires_over_time(inputs: MartInputs, hires: pl.DataFrame | None = None) -> pl
     return out.select("campaign_id", "week_start", "hires", "cumulative_hires", "target")
 
 
+# Quantiles of days to hire: linear interpolation between the two nearest ranks (for the p-quantile of n
+# sorted values, position p * (n - 1)), as DuckDB's quantile_cont and numpy's default compute them.
+QUANTILE_INTERPOLATION = "linear"
+
+
+def time_to_hire(inputs: MartInputs, hires: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per campaign x period (and 'all') x hiring organisation (and 'all') with a counted hire.
+
+    Days from application to hire of exactly the hires the international-hires
+    KPI counts (``international_hires``: one per candidate, their first
+    qualifying hire), so ``hires`` equals hires_vs_target's for every scope
+    with at least one hire. A hire's period is its application's, as there.
+    """
+    hires = international_hires(inputs) if hires is None else hires
+    days = hires.with_columns(days=(pl.col("hire_date") - pl.col("applied_on")).dt.total_days())
+    aggs = [
+        pl.col("candidate_key").n_unique().alias("hires"),
+        pl.col("days").quantile(0.5, interpolation=QUANTILE_INTERPOLATION).alias("median_days_to_hire"),
+        pl.col("days").quantile(0.75, interpolation=QUANTILE_INTERPOLATION).alias("p75_days_to_hire"),
+    ]
+    out = _by_scope(days, aggs, True, column="organisation")
+    return out.with_columns(pl.col("hires").cast(pl.Int64)).select(
+        "campaign_id", "period", "organisation", "hires", "median_days_to_hire", "p75_days_to_hire"
+    ).sort("campaign_id", "period", pl.col("organisation") != ALL, "organisation")
+
+
 def weekly_reach(inputs: MartInputs) -> pl.DataFrame:
     """One row per campaign x week with impressions, clicks and the week's distinct visitors."""
     reach = dedupe_reach(inputs.reach).with_columns(week_start=pl.col("date").dt.truncate("1w"))
@@ -444,6 +477,7 @@ MART_TABLES = (
     "funnel",
     "hires_vs_target",
     "hires_over_time",
+    "time_to_hire",
     "cost_per_outcome",
     "weekly_reach",
     "campaigns",
@@ -461,6 +495,7 @@ def build_marts(inputs: MartInputs) -> dict[str, pl.DataFrame]:
         "funnel": funnel(inputs, values),
         "hires_vs_target": hires_vs_target(inputs, hires),
         "hires_over_time": hires_over_time(inputs, hires),
+        "time_to_hire": time_to_hire(inputs, hires),
         "cost_per_outcome": cost_per_outcome(inputs, values),
         "weekly_reach": weekly_reach(inputs),
         "campaigns": inputs.campaigns.select(

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         rollback(Paths(settings.warehouse_dir))
         print(f"restored the previous publication into {settings.published}")
         # The report shows what managers query, so it follows the rollback.
-        from assets.report import build_reports
+        from assets.report.build import build_reports
 
         build_reports(settings.published, settings.reports_dir, png=False)
         print(f"rebuilt the report in {settings.reports_dir}")

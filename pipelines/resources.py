@@ -28,4 +28,5 @@ class TalentStore(dg.ConfigurableResource):
             warehouse_dir=Path(self.warehouse_dir) if self.warehouse_dir else base.warehouse_dir,
             reports_dir=Path(self.reports_dir) if self.reports_dir else base.reports_dir,
             pii_key=self.pii_key or base.pii_key,
+            report_png=base.report_png,
         )

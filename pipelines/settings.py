@@ -20,6 +20,7 @@ class Settings:
     warehouse_dir: Path
     reports_dir: Path
     pii_key: str
+    report_png: bool = False  # TALENT_REPORT_PNG=1: the report also writes PNG copies of its charts
 
     @property
     def warehouse(self) -> Path:
@@ -53,6 +54,7 @@ def from_env() -> Settings:
         warehouse_dir=_path("TALENT_WAREHOUSE_DIR", "data/warehouse"),
         reports_dir=_path("TALENT_REPORTS_DIR", "reports"),
         pii_key=key,
+        report_png=os.environ.get("TALENT_REPORT_PNG", "0").strip().lower() in ("1", "true", "yes"),
     )
 
 

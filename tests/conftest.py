@@ -76,3 +76,32 @@ def query(path: Path, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+@pytest.fixture(scope="session")
+def sample_published(tmp_path_factory):
+    """The bundled sample (data/raw) through the nightly job once per session: warehouse, published file, reports.
+
+    For tests that check the report and the marts on the real published sample rather than hand-made rows.
+    """
+    import types
+
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from pipelines.jobs import NIGHTLY_JOB
+
+    root = tmp_path_factory.mktemp("sample-published")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TALENT_RAW_DIR", str(Path(__file__).resolve().parent.parent / "data" / "raw"))
+    patch.setenv("TALENT_WAREHOUSE_DIR", str(root / "warehouse"))
+    patch.setenv("TALENT_REPORTS_DIR", str(root / "reports"))
+    patch.setenv("TALENT_PII_KEY", TEST_KEY)
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(instance=instance, raise_on_error=False)
+        assert result.success, "the bundled sample did not publish"
+        yield types.SimpleNamespace(warehouse=root / "warehouse" / "warehouse.duckdb",
+                                    published=root / "warehouse" / "published.duckdb", reports=root / "reports")
+    finally:
+        patch.undo()

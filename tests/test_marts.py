@@ -199,3 +199,101 @@ def test_visitor_counts_in_duckdb_equal_the_polars_rules():
     assert counted.weeks["unique_visitors"].max() > 0 and weeks_per_campaign > 64  # one campaign, two mask words
     assert counted.scopes.sort(pl.all()).equals(expected.scopes.sort(pl.all()))
     assert counted.weeks.sort(pl.all()).equals(expected.weeks.sort(pl.all()))
+
+
+def test_time_to_hire_is_measured_on_the_counted_hires():
+    """Median and 75th percentile of days from application to hire, on exactly the hires the KPI counts."""
+    import duckdb
+
+    apps = [
+        hire("h1", applied=D(2020, 3, 2), hired=D(2020, 3, 12)),
+        hire("h2", applied=D(2020, 3, 5), hired=D(2020, 4, 4)),
+        hire("h3", org="O2", applied=D(2020, 3, 20), hired=D(2020, 6, 8)),
+        hire("h4", org="O2", applied=D(2020, 9, 2), hired=D(2020, 9, 9)),
+        hire("h5", applied=D(2020, 6, 1), hired=D(2020, 7, 1)),  # applied outside every period: only in 'all'
+        hire("dk", applied=D(2020, 3, 3), hired=D(2020, 3, 4), country="DK"),  # domestic: not counted
+        hire("late", org="O3", applied=D(2020, 3, 3), hired=D(2020, 3, 5)),  # joined after the campaign
+        hire("again", cand="h1", applied=D(2020, 9, 1), hired=D(2020, 12, 1)),  # h1 hired twice: first hire
+    ]
+    inputs = make_inputs(applications=apps)
+    counted = marts.international_hires(inputs).with_columns(
+        days=(pl.col("hire_date") - pl.col("applied_on")).dt.total_days()
+    )
+    tth = marts.time_to_hire(inputs)
+    # The scopes and head counts are hires_vs_target's, wherever it has hires.
+    hvt = marts.hires_vs_target(inputs).filter(pl.col("hires") > 0)
+    assert sorted(tth.select("campaign_id", "period", "organisation", "hires").rows()) == sorted(
+        hvt.select("campaign_id", "period", "organisation", "hires").rows()
+    )
+    # Quantiles: DuckDB's quantile_cont (linear interpolation) over the counted rows of each scope.
+    con = duckdb.connect()
+    con.register("counted", counted.select("campaign_id", "period", "organisation", "days").to_arrow())
+    expected = con.sql("""
+        SELECT campaign_id, coalesce(period, 'all') AS period, coalesce(organisation, 'all') AS organisation,
+               quantile_cont(days, 0.5), quantile_cont(days, 0.75)
+        FROM counted GROUP BY GROUPING SETS ((campaign_id, period, organisation), (campaign_id, period),
+                                            (campaign_id, organisation), (campaign_id))
+        HAVING period IS NOT NULL OR GROUPING(period) = 1
+    """).fetchall()
+    got = tth.select("campaign_id", "period", "organisation", "median_days_to_hire", "p75_days_to_hire").rows()
+    assert sorted(got) == sorted(expected)
+    whole = tth.filter((pl.col("period") == "all") & (pl.col("organisation") == "all")).row(0, named=True)
+    assert whole["hires"] == 5  # h1..h5; the domestic, late-organisation and repeat hires are left out
+
+
+# The counted international hires recounted from the staged rows in plain SQL, apart from the marts'
+# Polars (the data contract's rule), then days from application to hire with DuckDB's quantile_cont.
+PLAIN_TIME_TO_HIRE = """
+    WITH apps AS (  -- the same application in two exports counts once: the latest loaded wins
+        SELECT * FROM (
+            SELECT s.*, row_number() OVER (PARTITION BY s.application_key
+                                           ORDER BY l.loaded_at DESC, s.file_hash DESC, s.line_number DESC) AS newest
+            FROM staging.applications s JOIN ingest.file_ledger l USING (file_hash)
+        ) WHERE newest = 1
+    ),
+    qualifying AS (  -- hired inside the window, by a participating organisation, resident outside DK and SE
+        SELECT a.campaign_id, a.candidate_key, a.application_key, a.applied_on, a.hire_date, o.name AS organisation
+        FROM apps a JOIN ref.campaigns c USING (campaign_id) JOIN ref.organisations o USING (org_id)
+        WHERE a.hire_date BETWEEN c.start_date AND c.end_date AND o.talent_campaign_joined_on <= c.end_date
+          AND a.country_code NOT IN ('DK', 'SE')
+    ),
+    counted AS (  -- a candidate counts once per campaign: their first hire
+        SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY campaign_id, candidate_key
+                                                    ORDER BY hire_date, application_key) AS nth FROM qualifying)
+        WHERE nth = 1
+    ),
+    dated AS (
+        SELECT *, hire_date - applied_on AS days,
+               (SELECT min(p.period) FROM ref.campaign_periods p
+                WHERE p.campaign_id = counted.campaign_id AND counted.applied_on BETWEEN p.start_date AND p.end_date)
+                 AS application_period
+        FROM counted
+    )
+    SELECT campaign_id, coalesce(application_period, 'all'), coalesce(organisation, 'all'), count(*),
+           quantile_cont(days, 0.5), quantile_cont(days, 0.75)
+    FROM dated
+    GROUP BY GROUPING SETS ((campaign_id, application_period, organisation), (campaign_id, application_period),
+                            (campaign_id, organisation), (campaign_id))
+    HAVING application_period IS NOT NULL OR grouping(application_period) = 1
+    ORDER BY ALL
+"""
+
+
+@pytest.mark.slow
+def test_time_to_hire_of_the_published_sample_equals_a_plain_recount(sample_published):
+    import duckdb
+
+    con = duckdb.connect(str(sample_published.warehouse), read_only=True)
+    try:
+        con.execute(f"ATTACH '{sample_published.published}' AS published (READ_ONLY)")
+        expected = con.sql(PLAIN_TIME_TO_HIRE).fetchall()
+        published = con.sql("SELECT campaign_id, period, organisation, hires, median_days_to_hire, p75_days_to_hire "
+                            "FROM published.time_to_hire ORDER BY ALL").fetchall()
+        kpi = con.sql("SELECT campaign_id, result FROM published.kpi_scorecard WHERE kpi = 'international_hires' "
+                      "AND period = 'all' AND result > 0 ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert len(published) > 10
+    assert published == expected
+    # Its whole-campaign head count is the KPI's (102 for the bundled sample).
+    assert [(c, n) for c, p, o, n, *_ in published if (p, o) == ("all", "all")] == kpi

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from assets import report
+from assets.report import build
+from assets.report.labels import CHANNELS, CHART_IDS, NO_EXPORTS_TEXT, STAGE_LABELS
 from conftest import query
 from test_report import MSP, MVWC, make_published
 
@@ -54,13 +55,16 @@ sync_api = pytest.importorskip(
 def reports(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     published = make_published(root / "published.duckdb")
-    summary = report.build_reports(published, root / "reports", png=False)
+    summary = build.build_reports(published, root / "reports", png=False)
     return published, summary, root / "reports"
 
 
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    """A persistent context on a fresh profile directory: the only way to give Chromium its own --user-data-dir."""
+def browser_context(tmp_path_factory, sample_published):
+    """A persistent context on a fresh profile directory: the only way to give Chromium its own --user-data-dir.
+
+    The published sample is made first: Dagster's in-process run must not start inside Playwright's event loop.
+    """
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -149,8 +153,8 @@ def test_campaign_page_renders_offline_and_shows_the_published_funnel(page, repo
 
     assert page.blocked == [], f"requests left the page: {page.blocked}"
     assert page.errors == [], page.errors
-    assert charts == len(report.CHART_IDS) == len(summary["campaigns"][MSP]["charts"])
-    for div_id in report.CHART_IDS.values():
+    assert charts == len(CHART_IDS) == len(summary["campaigns"][MSP]["charts"])
+    for div_id in CHART_IDS.values():
         assert page.locator(f"#{div_id} .main-svg").count() > 0, f"{div_id} did not render"
     assert shot.stat().st_size > 50_000
 
@@ -161,7 +165,7 @@ def test_campaign_page_renders_offline_and_shows_the_published_funnel(page, repo
     expected = [v for *_, v in _published(published, "period = 'all' AND channel = 'all'")]
     assert [_as_int(label) for label in whole] == expected == [r["value"] for r in embedded["chart-funnel"]]
     ticks = page.locator("#chart-funnel .ytick").all_text_contents()
-    assert sorted(t.split("\u00a0")[0].strip() for t in ticks) == sorted(report.STAGE_LABELS.values())
+    assert sorted(t.split("\u00a0")[0].strip() for t in ticks) == sorted(STAGE_LABELS.values())
 
     # Per period: one trace per period, bars in stage order.
     shown = _shown_numbers(page, "chart-funnel-periods")
@@ -177,7 +181,7 @@ def test_campaign_page_renders_offline_and_shows_the_published_funnel(page, repo
     by_channel = {}
     for _, channel, _, value in rows:
         by_channel.setdefault(channel, []).append(value)
-    order = [c for c in report.CHANNELS if c in by_channel and any((v or 0) > 0 for v in by_channel[c])]
+    order = [c for c in CHANNELS if c in by_channel and any((v or 0) > 0 for v in by_channel[c])]
     drawn = [[_as_int(x) for x in trace if _as_int(x)] for trace in shown]
     assert drawn == [[v for v in by_channel[c] if v] for c in order]
     labels = page.locator("#chart-funnel-channels .textpoint").all_text_contents()
@@ -211,7 +215,7 @@ def test_campaign_without_exports_renders_a_plain_page(page, reports, tmp_path):
     page.wait_for_load_state("load")
     _screenshot(page, tmp_path, MVWC)
     assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
-    assert report.NO_EXPORTS_TEXT in page.locator("#no-exports").text_content()
+    assert NO_EXPORTS_TEXT in page.locator("#no-exports").text_content()
     assert page.locator(".plotly-graph-div").count() == 0
     assert "EUR 3,234,093" in page.locator("#campaign-facts").text_content()
 
@@ -232,7 +236,63 @@ def test_index_links_to_every_campaign(page, reports, tmp_path):
 def test_png_copies_for_slide_decks_with_debian_chromium(tmp_path):
     published = tmp_path / "published.duckdb"
     make_published(published)
-    summary = report.build_reports(published, tmp_path / "reports", png=True)
+    summary = build.build_reports(published, tmp_path / "reports", png=True)
     assert summary["png"]["status"] == "ok", summary["png"]
     pngs = list((tmp_path / "reports").rglob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_new_charts_show_the_published_time_to_hire_and_period_changes(page, reports, tmp_path):
+    published, _, folder = reports
+    page.goto((folder / f"{MSP}.html").as_uri())
+    _wait_for_charts(page)
+    assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
+    # Time to hire: the median written on each bar is the published one (periods, then organisations).
+    shown = [float(x.replace(",", "")) for trace in _shown_numbers(page, "chart-time-to-hire") for x in trace]
+    medians = [m for (m,) in query(published, "SELECT median_days_to_hire FROM time_to_hire WHERE campaign_id = ? "
+                                   "AND (period = 'all' OR organisation = 'all')", [MSP])]
+    assert sorted(shown) == sorted(medians)
+    assert page.locator("#time-to-hire tbody tr").count() == len(medians)
+    # Period over period: one bar per stage and later period, labelled with its change against the one before.
+    labels = [x for trace in _shown_numbers(page, "chart-period-comparison") for x in trace if x != "n/a"]
+    rows = query(published, """
+        SELECT f.value, lag(f.value) OVER (PARTITION BY f.stage ORDER BY p.start_date) AS before
+        FROM funnel f JOIN campaign_periods p USING (campaign_id, period)
+        WHERE f.campaign_id = ? AND f.channel = 'all' QUALIFY before IS NOT NULL
+        ORDER BY p.start_date, f.stage_order""", [MSP])
+    expected = [(v - b) / b * 100 for v, b in rows if b]  # no change in % from nothing
+    shown = [float(x.replace("\u2212", "-").replace("±", "").replace("\u00a0%", "").replace(",", "")) for x in labels]
+    assert shown == pytest.approx(expected, abs=0.05)
+    assert page.locator("#period-comparison tbody tr").count() == len(rows)
+
+
+def test_data_dictionary_page_renders_offline_and_is_linked(page, reports, tmp_path):
+    published, _, folder = reports
+    page.goto((folder / "index.html").as_uri())
+    assert page.locator("#campaign-comparison").is_visible()
+    page.locator("#link-data-dictionary").click()
+    page.wait_for_url(re.compile(r"data_dictionary\.html$"))
+    _screenshot(page, tmp_path, "data_dictionary")
+    assert page.blocked == [] and page.errors == [], (page.blocked, page.errors)
+    tables = page.locator("section[data-table]").evaluate_all("s => s.map(x => x.dataset.table)")
+    expected = query(published, "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                     "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+                     "AND NOT internal ORDER BY 1")
+    assert tables == [t for (t,) in expected]
+    page.locator('a[href="#table-time_to_hire"]').click()
+    assert page.locator("#table-time_to_hire").is_visible()
+
+
+def test_published_sample_renders_every_page_offline(page, sample_published, tmp_path):
+    """The report of the published bundled sample: every page, every chart, no error, no request."""
+    folder = tmp_path / "reports"
+    summary = build.build_reports(sample_published.published, folder, png=False)
+    pages = ["index.html", "data_dictionary.html", *(Path(c["html"]).name for c in summary["campaigns"].values())]
+    for name in pages:
+        page.goto((folder / name).as_uri())
+        page.wait_for_load_state("load")
+        charts = _wait_for_charts(page)
+        cid = name.removesuffix(".html")
+        assert charts == len(summary["campaigns"].get(cid, {}).get("charts", [])), name
+        assert page.blocked == [] and page.errors == [], (name, page.blocked, page.errors)
+    assert summary["campaigns"][MSP]["charts"] == list(CHART_IDS.values())
