@@ -66,7 +66,7 @@ def contain(con, table: str, outcomes: Sequence, where: str, run_id: str | None,
             f"""
             INSERT INTO staging.quarantine BY NAME
             SELECT ? AS source, s.source_file, s.file_hash, s.line_number, r.column_name,
-                   {f'CASE {value} END' if value else 'NULL'} AS value, r.reason, r.rule, ? AS run_id
+                   {f'CASE {value} END' if value else 'NULL'} AS value, r.reason, r.rule, s.campaign_id, ? AS run_id
             FROM (SELECT file_hash, line_number, min(ord) AS ord FROM _contained GROUP BY ALL) c
             JOIN {table} s USING (file_hash, line_number)
             JOIN _contained_rules r USING (ord)

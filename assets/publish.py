@@ -41,12 +41,13 @@ ACCOUNTING_TABLES = {
         FROM {home}.ingest.file_ledger ORDER BY source, loaded_at, path""",
     "data_issues": """
         SELECT source, source_file AS file_name, line_number, column_name,
-               coalesce(rule, 'every cell reads as its declared type') AS rule, reason, value, 'row' AS scope
+               coalesce(rule, 'every cell reads as its declared type') AS rule, reason, value, 'row' AS scope,
+               campaign_id
         FROM {home}.staging.quarantine
         UNION ALL
         SELECT source, regexp_extract(path, '[^/\\\\]+$'), error_line, error_column,
                CASE WHEN starts_with(file_hash, 'name:') THEN 'a landing folder takes only its declared file types'
-                    ELSE 'the file is readable in a declared layout' END, message, NULL, 'file'
+                    ELSE 'the file is readable in a declared layout' END, message, NULL, 'file', NULL
         FROM {home}.ingest.file_ledger WHERE status = 'rejected'
         ORDER BY source, file_name, line_number NULLS FIRST""",
 }

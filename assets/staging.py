@@ -265,7 +265,8 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
             data_lines, loaded, quarantined = load.data_lines, load.rows_loaded, load.rows_quarantined
             rows_sql = None
             quarantine_sql = ("SELECT line_number, column_name, value, reason, "
-                              "'every cell reads as its declared type' AS rule FROM _visitor_quarantine")
+                              "'every cell reads as its declared type' AS rule, NULL AS campaign_id "
+                              "FROM _visitor_quarantine")
         else:
             parsed = parse(path)
             layout, export_key = parsed.layout, parsed.export_key
@@ -276,16 +277,16 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
                 orient="row",
             )
             qframe = pl.DataFrame(
-                [(q.line_number, q.column, q.value, q.reason, q.rule) for q in parsed.quarantined],
+                [(q.line_number, q.column, q.value, q.reason, q.rule, q.campaign_id) for q in parsed.quarantined],
                 schema={"line_number": pl.Int64, "column_name": pl.String, "value": pl.String, "reason": pl.String,
-                        "rule": pl.String},
+                        "rule": pl.String, "campaign_id": pl.String},
                 orient="row",
             )
             for name, data in (("_parsed_rows", frame), ("_parsed_quarantine", qframe)):
                 con.register(name, data.to_arrow())
                 registered.append(name)
             rows_sql = "SELECT *, ? AS layout, ? AS source_file, ? AS file_hash FROM _parsed_rows"
-            quarantine_sql = "SELECT line_number, column_name, value, reason, rule FROM _parsed_quarantine"
+            quarantine_sql = "SELECT line_number, column_name, value, reason, rule, campaign_id FROM _parsed_quarantine"
         if loaded + quarantined != data_lines:
             raise RejectedFile(path, None, None, f"line accounting failed: {loaded} loaded + {quarantined} "
                                                  f"quarantined != {data_lines} data lines")
@@ -317,7 +318,7 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
                                    f"line accounting failed: {loaded} readable rows but {inserted} staged")
         con.execute(
             f"INSERT INTO staging.quarantine BY NAME SELECT ? AS source, ? AS source_file, ? AS file_hash, "
-            f"line_number, column_name, value, reason, rule, ? AS run_id FROM ({quarantine_sql})",
+            f"line_number, column_name, value, reason, rule, campaign_id, ? AS run_id FROM ({quarantine_sql})",
             [source, path.name, digest, run_id],
         )
         _ledger_insert(con, file_hash=digest, source=source, layout=layout, export_key=export_key, path=str(path),

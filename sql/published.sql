@@ -213,7 +213,8 @@ CREATE TABLE data_issues (
     rule        VARCHAR NOT NULL,
     reason      VARCHAR NOT NULL,
     value       VARCHAR,
-    scope       VARCHAR NOT NULL
+    scope       VARCHAR NOT NULL,
+    campaign_id VARCHAR
 );
 COMMENT ON TABLE data_issues IS 'One row per quarantined row or rejected file: what the published figures leave out, and why. Never holds a personal value.';
 COMMENT ON COLUMN data_issues.source IS 'Landing folder: reach, visitors or hiring.';
@@ -223,6 +224,7 @@ COMMENT ON COLUMN data_issues.column_name IS 'The column at fault, when one is.'
 COMMENT ON COLUMN data_issues.rule IS 'The rule broken: a declared type (contracts.toml), a staged check''s rule, or a file-level rule.';
 COMMENT ON COLUMN data_issues.reason IS 'What was wrong, in words.';
 COMMENT ON COLUMN data_issues.value IS 'The offending cell, where it is not personal data (never a name, e-mail, phone number or pseudonymous id).';
+COMMENT ON COLUMN data_issues.campaign_id IS 'The campaign the row was attributed to before it was held back; NULL when it could not be read that far (a rejected file, an unreadable cell): it may belong to any campaign.';
 COMMENT ON COLUMN data_issues.scope IS 'row (the row counts nowhere) or file (the whole file was rejected and counts nowhere).';
 
 -- Table 1 of the closing report, as managers ask for it.

@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS staging.quarantine (
 );
 -- Warehouses made before the rule column: re-staged once by STAGING_RULES_VERSION 3.
 ALTER TABLE staging.quarantine ADD COLUMN IF NOT EXISTS rule VARCHAR;
+-- The campaign the row was attributed to before it was held back (NULL when it could not be read that far).
+ALTER TABLE staging.quarantine ADD COLUMN IF NOT EXISTS campaign_id VARCHAR;
 
 CREATE TABLE IF NOT EXISTS staging.reach (
     date                 DATE NOT NULL,

@@ -715,3 +715,37 @@ def test_templates_ship_with_the_package():
     assert set(pages.ENV.list_templates()) == {p.name for p in declared}
     assert "jinja2>=3.1,<3.2" in config["project"]["dependencies"]
     assert pages.ENV.autoescape is True
+
+
+def test_each_campaign_page_says_what_its_numbers_leave_out(sample_published):
+    """The data-notes block counts, per source and reason, exactly the published data_issues rows."""
+    import re
+
+    from conftest import query
+
+    pages = {p.stem: p.read_text() for p in sample_published.reports.glob("*.html")}
+    campaigns = query(sample_published.published, "SELECT campaign_id FROM campaigns")
+    unattributed = dict(query(sample_published.published,
+                              "SELECT reason, count(*) FROM data_issues WHERE scope = 'row' AND campaign_id IS NULL "
+                              "GROUP BY reason"))
+    for (cid,) in campaigns:
+        html = next(text for text in pages.values() if f"<code>{cid}</code>" in text)
+        assert 'id="data-notes"' in html
+        excluded = dict(query(sample_published.published, "SELECT reason, count(*) FROM data_issues "
+                                                          "WHERE scope = 'row' AND campaign_id = ? GROUP BY reason",
+                              [cid]))
+        for block, expected in (("data-notes-excluded", excluded), ("data-notes-unattributed", unattributed)):
+            section = re.search(rf'<div id="{block}">(.*?)</div>', html, re.S)
+            shown = {} if section is None else {
+                m.group(2).strip(): int(m.group(1)) for m in
+                re.finditer(r'data-rows="(\d+)"><td>[^<]*</td><td>([^<]*)</td>', section.group(1))}
+            assert {html_unescape(k): v for k, v in shown.items()} == expected, block
+    assert sum(unattributed.values()) + sum(
+        n for (n,) in query(sample_published.published, "SELECT count(*) FROM data_issues WHERE campaign_id IS NOT NULL")
+    ) == query(sample_published.published, "SELECT count(*) FROM data_issues WHERE scope = 'row'")[0][0]
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)

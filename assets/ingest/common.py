@@ -57,6 +57,7 @@ class Quarantined:
     value: str | None
     reason: str
     rule: str = "every cell reads as its declared type"
+    campaign_id: str | None = None  # when the row was attributed before it was held back
 
 
 @dataclass

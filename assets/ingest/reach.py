@@ -93,6 +93,7 @@ def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -
                     row["date"].isoformat(),
                     f"date outside every period of campaign {row['campaign_id']}",
                     "a campaign's row is dated inside one of its periods",
+                    row["campaign_id"],
                 )
             )
             continue
@@ -100,7 +101,7 @@ def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -
         if rate is None:
             out.quarantined.append(
                 Quarantined(line_number, "currency", row["currency"], "currency has no rate in fx_rates.csv",
-                            "every currency has a rate in fx_rates.csv")
+                            "every currency has a rate in fx_rates.csv", row["campaign_id"])
             )
             continue
         row["spend_eur"] = None if row["spend"] is None else round(row["spend"] * rate, 2)

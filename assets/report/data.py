@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.publish import PUBLICATION_TABLE, PUBLISHED_TABLES
+from assets.publish import ACCOUNTING_TABLES, PUBLICATION_TABLE, PUBLISHED_TABLES
 from assets.report.labels import ALL, KPI_ORDER, SOURCE_KPIS, period_name, span
 
 
@@ -48,7 +48,8 @@ def read_published(published_path: Path) -> dict[str, pl.DataFrame]:
         raise FileNotFoundError(f"{published_path}: no published database yet; run `talent-pipeline run` first")
     con = duckdb.connect(str(published_path), read_only=True)
     try:
-        tables = {name: con.sql(f"SELECT * FROM {name}").pl() for name in (*PUBLISHED_TABLES, PUBLICATION_TABLE)}
+        names = (*PUBLISHED_TABLES, *ACCOUNTING_TABLES, PUBLICATION_TABLE)
+        tables = {name: con.sql(f"SELECT * FROM {name}").pl() for name in names}
         tables[DICTIONARY] = con.sql(_DICTIONARY_SQL).pl()
         return tables
     finally:
@@ -90,6 +91,7 @@ class CampaignData:
     cost: list[dict]  # cost_per_outcome, period 'all'
     time_to_hire: list[dict] = field(default_factory=list)  # every scope with a counted hire
     missing_sources: list[str] = field(default_factory=list)
+    data_notes: dict = field(default_factory=dict)  # what the numbers leave out (data_notes())
 
     @property
     def has_exports(self) -> bool:
@@ -148,6 +150,32 @@ def campaigns_from_tables(tables: dict[str, pl.DataFrame]) -> list[CampaignData]
                 cost=rows("cost_per_outcome", cid, pl.col("period") == ALL),
                 time_to_hire=rows("time_to_hire", cid),
                 missing_sources=missing,
+                data_notes=data_notes(tables, cid),
             )
         )
     return out
+
+
+def data_notes(tables: dict[str, pl.DataFrame], campaign_id: str) -> dict:
+    """What a campaign's published numbers leave out, from data_issues and exports.
+
+    ``excluded``: rows attributed to this campaign and held back, by source and reason;
+    ``unattributed``: rows held back before they could be attributed (they may belong to any
+    campaign), by source and reason; ``rejected``: files rejected whole (no campaign is known).
+    """
+    issues = tables.get("data_issues")
+    if issues is None:
+        return {"excluded": [], "unattributed": [], "rejected": []}
+
+    def by_reason(frame: pl.DataFrame) -> list[dict]:
+        return (frame.group_by("source", "rule", "reason").agg(pl.len().alias("rows"), pl.col("file_name").n_unique()
+                                                               .alias("files"))
+                .sort(["rows", "source", "reason"], descending=[True, False, False]).to_dicts())
+
+    rows = issues.filter(pl.col("scope") == "row")
+    rejected = tables["exports"].filter(pl.col("status") == "rejected").select("source", "file_name", "message")
+    return {
+        "excluded": by_reason(rows.filter(pl.col("campaign_id") == campaign_id)),
+        "unattributed": by_reason(rows.filter(pl.col("campaign_id").is_null())),
+        "rejected": rejected.sort("source", "file_name").to_dicts(),
+    }
