@@ -117,27 +117,76 @@ def dedupe_applications(apps: pl.DataFrame) -> pl.DataFrame:
 
 # --- hires -------------------------------------------------------------------
 
+# Why a hire seen in an export is not counted, in the order the rules apply (the hire register's
+# excluded_by). The first rule that fails names the row; a row that passes all of them is counted.
+HIRE_EXCLUSIONS = {
+    "duplicate": "duplicate of an earlier export: the same application was already judged from an earlier export",
+    "superseded": "a later export of the same application records no hire",
+    "not_attributed": "not attributed to the campaign (no source, referring URL or template Source names it)",
+    "outside_window": "hire date outside the campaign window",
+    "organisation_not_participating": "organisation not in the register, or joined after the campaign's end",
+    "domestic": "domestic: resident in Denmark or Sweden",
+    "repeat_hire": "candidate already counted for this campaign (their first hire counts)",
+}
+
+
+def classify_hires(inputs: MartInputs, apps: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every staged hire row (one per export line), with ``counted`` and ``excluded_by``: the one home of the rule.
+
+    An application is judged once, on its latest loaded version (``dedupe_applications``:
+    a corrected record wins), and that verdict goes to its first hire row in load order;
+    its hire rows in later exports are ``duplicate``. The application's campaign,
+    organisation, dates, period and channel are those of the judged version; the
+    row keeps its own source_file, file_hash, line_number and load_seq. Counted rows:
+    distinct candidates hired inside the campaign window by a participating
+    organisation, resident outside Denmark and Sweden, attributed to the campaign;
+    a candidate hired twice counts once (their first hire). ``international_hires``
+    is the counted rows.
+    """
+    staged = inputs.applications
+    apps = dedupe_applications(staged) if apps is None else apps
+    seen = staged.filter(pl.col("hire_date").is_not_null())
+    judged = pl.concat([
+        apps.filter(pl.col("hire_date").is_not_null()).with_columns(superseded=pl.lit(False)),
+        dedupe_applications(seen.join(apps.filter(pl.col("hire_date").is_not_null()), on="application_key",
+                                      how="anti")).with_columns(superseded=pl.lit(True)),
+    ], how="vertical_relaxed")
+    windows = inputs.campaigns.select("campaign_id", "start_date", "end_date")
+    orgs = inputs.organisations.select("org_id", pl.col("name").alias("registered_name"), "talent_campaign_joined_on")
+    judged = judged.join(windows, on="campaign_id", how="left").join(orgs, on="org_id", how="left")
+    rule = (
+        pl.when(pl.col("superseded")).then(pl.lit("superseded"))
+        .when(pl.col("campaign_id").is_null() | pl.col("start_date").is_null()).then(pl.lit("not_attributed"))
+        .when(~pl.col("hire_date").is_between(pl.col("start_date"), pl.col("end_date"))).then(pl.lit("outside_window"))
+        .when(pl.col("talent_campaign_joined_on").is_null() | (pl.col("talent_campaign_joined_on") > pl.col("end_date")))
+        .then(pl.lit("organisation_not_participating"))
+        .when(pl.col("country_code").is_in(DOMESTIC)).then(pl.lit("domestic"))
+    )
+    judged = _with_period(judged.with_columns(excluded_by=rule), inputs.periods, "applied_on")
+    # A candidate hired twice counts once: keep their first hire.
+    first_hires = (
+        judged.filter(pl.col("excluded_by").is_null()).sort("hire_date", "application_key")
+        .unique(subset=["campaign_id", "candidate_key"], keep="first", maintain_order=True)
+        .select("application_key", first_hire=pl.lit(True))
+    )
+    judged = judged.join(first_hires, on="application_key", how="left").with_columns(
+        excluded_by=pl.when(pl.col("excluded_by").is_null() & pl.col("first_hire").is_null())
+        .then(pl.lit("repeat_hire")).otherwise(pl.col("excluded_by")),
+        organisation=pl.coalesce("registered_name", "organisation_name"),
+    )
+    rows = seen.select("application_key", "source_file", "file_hash", "line_number", "load_seq").join(
+        judged.drop("source_file", "file_hash", "line_number", "load_seq"), on="application_key", how="inner"
+    )
+    first_row = pl.col("load_seq") == pl.col("load_seq").min().over("application_key")
+    excluded_by = pl.when(first_row).then(pl.col("excluded_by")).otherwise(pl.lit("duplicate"))
+    return rows.with_columns(excluded_by=excluded_by).with_columns(
+        counted=pl.col("excluded_by").is_null()
+    ).sort("load_seq")
+
 
 def international_hires(inputs: MartInputs, apps: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Qualifying hire rows (one per candidate x organisation), with campaign, period and channel."""
-    apps = dedupe_applications(inputs.applications) if apps is None else apps
-    windows = inputs.campaigns.select("campaign_id", "start_date", "end_date")
-    orgs = inputs.organisations.select("org_id", pl.col("name").alias("organisation"), "talent_campaign_joined_on")
-    hires = (
-        apps.filter(pl.col("hire_date").is_not_null() & pl.col("campaign_id").is_not_null())
-        .join(windows, on="campaign_id", how="inner")
-        .join(orgs, on="org_id", how="inner")
-        .filter(
-            pl.col("hire_date").is_between(pl.col("start_date"), pl.col("end_date"))
-            & (pl.col("talent_campaign_joined_on") <= pl.col("end_date"))
-            & ~pl.col("country_code").is_in(DOMESTIC)
-        )
-    )
-    hires = _with_period(hires, inputs.periods, "applied_on")
-    # A candidate hired twice counts once: keep their first hire.
-    return hires.sort("hire_date", "application_key").unique(
-        subset=["campaign_id", "candidate_key"], keep="first", maintain_order=True
-    )
+    """Qualifying hire rows (one per campaign x candidate), with campaign, period, channel and organisation."""
+    return classify_hires(inputs, apps).filter(pl.col("counted"))
 
 
 def campaign_applications(inputs: MartInputs, apps: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -170,11 +219,12 @@ def _with_period(frame: pl.DataFrame, periods: pl.DataFrame, date_col: str) -> p
 
 
 def _by_scope(frame: pl.DataFrame, agg: pl.Expr | list[pl.Expr], by_channel: bool,
-              column: str = "channel") -> pl.DataFrame:
+              column: str = "channel", within: tuple[str, ...] = ()) -> pl.DataFrame:
     """Aggregates ``agg`` at (period, channel) and at each 'all' roll-up, each scope computed directly.
 
     ``column`` is the second dimension (channel unless told); a list of
     aggregates keeps their own names, a single one is called ``value``.
+    ``within``: further columns to group by inside each scope (the export, for provenance).
     """
     parts = []
     channel = pl.col(column) if by_channel else pl.lit(ALL)
@@ -185,6 +235,7 @@ def _by_scope(frame: pl.DataFrame, agg: pl.Expr | list[pl.Expr], by_channel: boo
             pl.col("campaign_id"),
             (pl.col("period") if per_period else pl.lit(ALL)).alias("period"),
             (channel if per_channel else pl.lit(ALL)).alias(column),
+            *within,
         ]
         parts.append(f.group_by(keys).agg(agg.alias("value") if isinstance(agg, pl.Expr) else agg))
     return pl.concat(parts, how="vertical_relaxed")
@@ -247,18 +298,30 @@ def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den.is_not_null() & (den > 0) & num.is_not_null()).then(num / den).otherwise(None)
 
 
+def organisation_members(inputs: MartInputs) -> pl.DataFrame:
+    """campaign_id, kpi, org_id: the register's organisations each organisation KPI counts.
+
+    Involved: joined the talent campaign on or before the campaign's end; established:
+    established in the region inside the campaign window.
+    """
+    pairs = inputs.campaigns.select("campaign_id", "start_date", "end_date").join(
+        inputs.organisations.select("org_id", "talent_campaign_joined_on", "established_in_region_on"), how="cross"
+    )
+    return pl.concat([
+        pairs.filter(pl.col("talent_campaign_joined_on") <= pl.col("end_date"))
+        .select("campaign_id", kpi=pl.lit("organisations_involved"), org_id=pl.col("org_id")),
+        pairs.filter(pl.col("established_in_region_on").is_between(pl.col("start_date"), pl.col("end_date")))
+        .select("campaign_id", kpi=pl.lit("organisations_established"), org_id=pl.col("org_id")),
+    ])
+
+
 def organisation_kpis(inputs: MartInputs) -> pl.DataFrame:
-    orgs = inputs.organisations
-    rows = []
-    for c in inputs.campaigns.iter_rows(named=True):
-        involved = orgs.filter(pl.col("talent_campaign_joined_on") <= c["end_date"])["org_id"].n_unique()
-        established = orgs.filter(
-            pl.col("established_in_region_on").is_between(c["start_date"], c["end_date"])
-        )["org_id"].n_unique()
-        rows.append((c["campaign_id"], "organisations_involved", ALL, involved))
-        rows.append((c["campaign_id"], "organisations_established", ALL, established))
-    return pl.DataFrame(rows, schema=["campaign_id", "kpi", "period", "result"], orient="row").with_columns(
-        pl.col("result").cast(pl.Int64)
+    counts = organisation_members(inputs).group_by("campaign_id", "kpi").agg(result=pl.col("org_id").n_unique())
+    grid = inputs.campaigns.select("campaign_id").join(
+        pl.DataFrame({"kpi": ["organisations_involved", "organisations_established"]}), how="cross"
+    )
+    return grid.join(counts, on=["campaign_id", "kpi"], how="left").select(
+        "campaign_id", "kpi", period=pl.lit(ALL), result=pl.col("result").fill_null(0).cast(pl.Int64)
     )
 
 
@@ -509,6 +572,11 @@ def build_marts(inputs: MartInputs) -> dict[str, pl.DataFrame]:
 
 # --- reading the warehouse -----------------------------------------------------------
 
+# Load order: exports in the order the ledger loaded them (loaded_at, the hash breaking ties),
+# rows by line. De-duplication keeps the latest; provenance credits a unit to the first export.
+FILE_ORDER = "l.loaded_at, l.file_hash"
+LOAD_ORDER = f"{FILE_ORDER}, s.line_number"
+
 
 def read_inputs(con) -> MartInputs:
     """Loads what the marts need from the warehouse, already narrowed in DuckDB.
@@ -516,7 +584,7 @@ def read_inputs(con) -> MartInputs:
     Visitors arrive counted (``count_visitors_in_duckdb``): every distinct
     count the marts publish, exact, without moving sessions out of DuckDB.
     """
-    load_order = "row_number() OVER (ORDER BY l.loaded_at, s.file_hash, s.line_number) AS load_seq"
+    load_order = f"row_number() OVER (ORDER BY {LOAD_ORDER}) AS load_seq"
     return MartInputs(
         campaigns=con.sql("SELECT * FROM ref.campaigns").pl(),
         periods=con.sql("SELECT * FROM ref.campaign_periods").pl(),
