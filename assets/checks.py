@@ -37,10 +37,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets import containment, gx_runner, staging
+from assets import containment, gx_runner, provenance, staging
 from assets.graph import reference_data, staged_applications, staged_reach, staged_sessions
 from assets.ingest.hiring import STAGES as APPLICATION_STAGES
-from assets.marts import AD_CHANNELS, ALL, CHANNELS, KPIS, MART_TABLES, REACH_KEY
+from assets.marts import AD_CHANNELS, ALL, CHANNELS, HIRE_EXCLUSIONS, KPIS, MART_TABLES, REACH_KEY
 from assets.marts import STAGES as FUNNEL_STAGES
 from pipelines.resources import TalentStore
 
@@ -54,7 +54,7 @@ SUITE_CHECK = "expectation_suite"
 RECONCILIATION_CHECK = "reconciles_with_staging"
 
 # Values that identify a person (or hash one): never shown in an example or a message.
-PRIVATE = frozenset({"candidate_key", "user_pseudo_id", "application_key"})
+PRIVATE = frozenset({"candidate_key", "candidate_ref", "user_pseudo_id", "application_key"})
 # Where an example row came from; file_hash is implied by source_file, so it is not repeated.
 FILE_LOCATION = ("source_file", "line_number")
 MAX_EXAMPLES = 5
@@ -439,6 +439,12 @@ MART_COLUMNS: dict[str, dict[str, str]] = {
                   "eu_grant_eur": FLOAT},
     "campaign_periods": {"campaign_id": STRING, "period": STRING, "start_date": DATE, "end_date": DATE,
                          "utm_campaign": STRING},
+    "kpi_provenance": {"campaign_id": STRING, "kpi": STRING, "period": STRING, "channel": STRING,
+                       "source_file": STRING, "file_hash": STRING, "rows_counted": INTEGER, "contribution": FLOAT},
+    "hire_register": {"campaign_id": STRING, "organisation": STRING, "org_id": STRING, "candidate_ref": STRING,
+                      "applied_on": DATE, "hire_date": DATE, "period": STRING, "channel": STRING,
+                      "country_code": STRING, "source_file": STRING, "file_hash": STRING, "line_number": INTEGER,
+                      "counted": BOOLEAN, "excluded_by": STRING},
 }
 MART_KEYS: dict[str, tuple[str, ...]] = {
     "kpi_scorecard": ("campaign_id", "kpi", "period"),
@@ -450,6 +456,8 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "weekly_reach": ("campaign_id", "week_start"),
     "campaigns": ("campaign_id",),
     "campaign_periods": ("campaign_id", "period"),
+    "kpi_provenance": ("campaign_id", "kpi", "period", "channel", "file_hash"),
+    "hire_register": ("file_hash", "line_number"),
 }
 MART_NOT_NULL: dict[str, tuple[str, ...]] = {
     "hires_vs_target": ("hires",),
@@ -459,6 +467,9 @@ MART_NOT_NULL: dict[str, tuple[str, ...]] = {
     "campaigns": ("name", "start_date", "end_date"),
     "campaign_periods": ("start_date", "end_date"),
     "funnel": ("stage_order",),
+    "kpi_provenance": ("source_file", "rows_counted", "contribution"),
+    "hire_register": ("organisation", "candidate_ref", "applied_on", "hire_date", "channel", "source_file",
+                      "counted"),
 }
 
 
@@ -521,6 +532,20 @@ def _mart_rules(name: str) -> Callable[[Reference], list[Rule]]:
                 at_least("campaign_end", "end_date", "the period ends inside its campaign's window",
                          on="within_campaign", subject="end_date"),
             ]
+        if name == "kpi_provenance":
+            return [
+                in_set("kpi", [*KPIS, "spend_eur"]),
+                in_set("channel", [*CHANNELS, ALL]),
+                *_scope_rules(ref),
+                *non_negative("rows_counted", "contribution"),
+            ]
+        if name == "hire_register":
+            return [
+                in_set("excluded_by", HIRE_EXCLUSIONS, "is a rule of marts.HIRE_EXCLUSIONS"),
+                in_set("channel", CHANNELS),
+                at_least("hire_date", "applied_on", "hire_date >= applied_on"),
+                not_null("excluded_by", "a row not counted names the rule that excluded it", on="not_counted"),
+            ]
         raise KeyError(name)
 
     return rules
@@ -532,6 +557,8 @@ _MART_DERIVED: dict[str, dict[str, Derived]] = {
     "hires_vs_target": _SCOPED,
     "time_to_hire": _SCOPED,
     "cost_per_outcome": _SCOPED,
+    "kpi_provenance": _SCOPED,
+    "hire_register": {"not_counted": _rows_where(lambda r: ~r["counted"].astype(bool), ("counted", "excluded_by"))},
     "campaign_periods": {"within_campaign": Derived(_within_campaign, ("campaign_id", "start_date", "end_date"))},
 }
 
@@ -1030,6 +1057,11 @@ RECONCILIATIONS: tuple[Reconciliation, ...] = (
                  "hires <= the scope's distinct staged applications (attributed, de-duplicated)", on="hires",
                  subject="hires"),
     ), _SCOPE),
+    Reconciliation("marts.kpi_provenance", lambda con: to_pandas(con, provenance.TRACED_FIGURES_SQL), (
+        between("difference", -0.005, 0.005,
+                "the contributions of the exports add up to the published figure (spend to the cent)",
+                on="traced", show=("published_in", "figure", "contributions"), subject="contribution"),
+    ), ("campaign_id", "kpi", "period", "channel")),
     Reconciliation("marts.hires_vs_target", _org_hires_frame, (
         at_least("staged_applications", "hires",
                  "an organisation's hires <= its distinct staged applications of the scope", on="org_hires",

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
-from assets import gx_runner, publish, staging
+from assets import gx_runner, history, provenance, publish, staging
 from assets.ingest.common import first_row
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
@@ -61,7 +61,7 @@ def _attribution(con) -> Attribution:
 
 
 # Never shown in the UI: pseudonymous ids and keys are still personal data under GDPR.
-NOT_PREVIEWED = {"candidate_key", "user_pseudo_id", "ga_session_id", "file_hash"}
+NOT_PREVIEWED = {"candidate_key", "candidate_ref", "user_pseudo_id", "ga_session_id", "file_hash"}
 
 
 def _preview(con, sql: str) -> dg.MetadataValue:
@@ -111,6 +111,7 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
         digest.update(settings.key_fingerprint().encode())
         digest.update(staging.STAGING_RULES_VERSION.encode())
         counts = staging.load_reference(con, frames)
+        provenance.record_reference_files(con, folder)  # their hashes: the register's "export", the publication's
         restaged = staging.reset_if_inputs_changed(con, digest.hexdigest())
         if restaged:
             context.log.info("reference data or PII key changed: every export will be parsed again")
@@ -225,7 +226,9 @@ MART_SPECS = [
 def marts(context: dg.AssetExecutionContext, store: TalentStore):
     """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts.py)."""
     with warehouse(store, context) as (con, _settings):
-        frames = build_marts(read_inputs(con))
+        inputs = read_inputs(con)
+        frames = build_marts(inputs)
+        frames.update(provenance.build_audit(con, inputs, frames))
         for name in MART_TABLES:
             frame = frames[name]
             con.register("_mart", frame.to_arrow())
@@ -252,7 +255,8 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
     """published.duckdb: the managers' database, replaced whole and atomically after an audit.
 
     Runs only when every blocking check upstream passed (write, audit, publish).
-    The replaced version is kept as published.previous.duckdb.
+    The replaced version is kept as published.previous.duckdb, and every publication under
+    publications/ by its UTC time (assets/history.py, with its retention).
     """
     with warehouse(store, context) as (con, settings):
         paths = publish.Paths(settings.warehouse_dir)
@@ -273,15 +277,18 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
             "+ (SELECT count(*) FROM staging.applications), (SELECT count(*) FROM staging.quarantine)"
         ))
         candidate = paths.candidate()
+        published_at = datetime.now(timezone.utc).replace(tzinfo=None)
         counts = publish.build_candidate(
             con,
             candidate,
             {
-                "published_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                "published_at": published_at,
                 "run_id": context.run.run_id,
                 "files_loaded": facts[0],
                 "rows_staged": facts[1],
                 "rows_quarantined": facts[2],
+                "pii_key_fingerprint": settings.key_fingerprint(),
+                "staging_rules_version": staging.STAGING_RULES_VERSION,
             },
         )
         problems = publish.audit_candidate(candidate, con)
@@ -291,12 +298,15 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
                 description="published candidate failed its audit; the previous publication stays",
                 metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))},
             )
-        publish.swap_in(candidate, paths)
+        kept, expired = history.publish(candidate, paths, published_at, context.run.run_id, settings.retention_days)
+        if expired:
+            context.log.info(f"retention removed {len(expired)} kept publication(s): {[p.name for p in expired]}")
         summary = _run_summary(con, facts)
     return dg.MaterializeResult(
         metadata={
             "summary": summary,
             "path": dg.MetadataValue.path(str(paths.published)),
+            "kept_as": dg.MetadataValue.path(str(kept)),
             "storage_version": publish.STORAGE_VERSION,
             **{f"rows_{k}": v for k, v in counts.items()},
         }

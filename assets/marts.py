@@ -534,7 +534,9 @@ def cost_per_outcome(inputs: MartInputs, values: pl.DataFrame | None = None) -> 
     ).sort("campaign_id", "period", "channel")
 
 
-# The marts build_marts returns: what the warehouse keeps in marts.* and publication copies.
+# What the warehouse keeps in marts.* and publication copies: build_marts's tables, then the
+# audit trail beside them (assets/provenance.py build_audit).
+AUDIT_TABLES = ("kpi_provenance", "hire_register")
 MART_TABLES = (
     "kpi_scorecard",
     "funnel",
@@ -545,6 +547,7 @@ MART_TABLES = (
     "weekly_reach",
     "campaigns",
     "campaign_periods",
+    *AUDIT_TABLES,
 )
 
 

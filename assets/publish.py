@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from assets.ingest.common import first_row
-from assets.marts import MART_TABLES
+from assets.marts import FILE_ORDER, MART_TABLES
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PUBLISHED = "published.duckdb"
@@ -51,6 +51,16 @@ ACCOUNTING_TABLES = {
         FROM {home}.ingest.file_ledger WHERE status = 'rejected'
         ORDER BY source, file_name, line_number NULLS FIRST""",
 }
+# The ledger state a publication is built from: loaded exports in load order (per source, as the
+# marts order them), by file name and content; enough to load the same files in the same order again.
+LEDGER_SQL = f"""
+SELECT list({{'load_order': load_order, 'source': source, 'file_name': file_name, 'file_hash': file_hash,
+              'rows_loaded': rows_loaded, 'rows_quarantined': rows_quarantined}} ORDER BY source, load_order)
+FROM (SELECT row_number() OVER (PARTITION BY source ORDER BY {FILE_ORDER}) AS load_order, source,
+             regexp_extract(path, '[^/]+$') AS file_name, file_hash, rows_loaded, rows_quarantined
+      FROM ingest.file_ledger l WHERE status = 'loaded')
+"""
+REFERENCE_FILES_SQL = "SELECT list({'file_name': file_name, 'file_hash': file_hash} ORDER BY file_name) FROM ref.files"
 
 
 @dataclass
@@ -106,10 +116,17 @@ def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path, publication
             con.execute(f"INSERT INTO candidate.main.{table} BY NAME {select.format(home=home)}")
             counts[table] = first_row(con.execute(f"SELECT count(*) FROM candidate.main.{table}"))[0]
         con.execute(
-            "INSERT INTO candidate.main.publication VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO candidate.main.publication (published_at, run_id, files_loaded, rows_staged, "
+            "rows_quarantined, pii_key_fingerprint, staging_rules_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [publication["published_at"], publication.get("run_id"), publication.get("files_loaded"),
-             publication.get("rows_staged"), publication.get("rows_quarantined")],
+             publication.get("rows_staged"), publication.get("rows_quarantined"),
+             publication.get("pii_key_fingerprint"), publication.get("staging_rules_version")],
         )
+        has_reference = first_row(con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'ref' "
+            "AND table_name = 'files'", [home]))[0]
+        con.execute(f"UPDATE candidate.main.publication SET ledger = ({LEDGER_SQL})"
+                    + (f", reference_files = ({REFERENCE_FILES_SQL})" if has_reference else ""))
         con.execute("CHECKPOINT candidate")
     finally:
         con.execute(f"USE {home}")

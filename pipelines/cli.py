@@ -1,4 +1,5 @@
-"""`talent-pipeline`: run the graph, query the published database, generate the sample, roll back."""
+"""`talent-pipeline`: run the graph, query the published database (now or as of a time), explain a figure,
+list the kept publications, generate the sample, roll back."""
 
 from __future__ import annotations
 
@@ -19,12 +20,24 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="materialise the whole graph in-process against the local Dagster instance")
     q = sub.add_parser("query", help="run SQL read-only against the published database")
     q.add_argument("sql")
+    q.add_argument("--as-of", default=None, metavar="TIMESTAMP",
+                   help="against the publication current at that UTC time (2026-10-15, 2026-10-15T02:00Z)")
+    e = sub.add_parser("explain", help="a published figure, the exports it is made of and, for hires, the register")
+    e.add_argument("--campaign", required=True, help="campaign_id or name")
+    e.add_argument("--kpi", required=True, help="impressions | clicks | spend_eur | unique_visitors | applications | "
+                   "international_hires | organisations_involved | organisations_established")
+    e.add_argument("--period", default="all")
+    e.add_argument("--channel", default="all")
+    e.add_argument("--as-of", default=None, metavar="TIMESTAMP", help="explain the publication current then")
+    sub.add_parser("history", help="list the kept publications: time, run, exports added, headline figures, changes")
     g = sub.add_parser("generate-sample", help="write the sample exports")
     g.add_argument("--out", type=Path, default=None, help="folder (default: $TALENT_RAW_DIR or data/raw)")
     g.add_argument("--seed", type=int, default=20190101)
     g.add_argument("--scale", type=int, default=1, help="multiply visitor sessions by N")
     g.add_argument("--sessions", type=int, default=None, help="total visitor sessions (overrides --scale)")
-    sub.add_parser("rollback", help="restore the previously published database (run again to undo)")
+    r = sub.add_parser("rollback", help="restore the previously published database (run again to undo)")
+    r.add_argument("--to", default=None, metavar="TIMESTAMP|FILE",
+                   help="restore a kept publication: its file, or the one current at that UTC time")
     w = sub.add_parser("withdraw", help="take a loaded export back out of the warehouse (then run again)")
     w.add_argument("export", help="the export's path, or the file name it was loaded under")
     w.add_argument("--reason", required=True, help="why, kept in the ledger")
@@ -32,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return run()
     if args.command == "query":
-        return query(args.sql)
+        return query(args.sql, args.as_of)
+    if args.command == "explain":
+        return explain(args)
+    if args.command == "history":
+        from assets import history
+        from assets.publish import Paths
+
+        print("\n".join(history.describe(Paths(from_env().warehouse_dir))))
+        return 0
     if args.command == "generate-sample":
         from pipelines.sample import generate_sample
 
@@ -43,11 +64,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {key}: {value}")
         return 0
     if args.command == "rollback":
+        from assets import history
         from assets.publish import Paths, rollback
 
         settings = from_env()
-        rollback(Paths(settings.warehouse_dir))
-        print(f"restored the previous publication into {settings.published}")
+        paths = Paths(settings.warehouse_dir)
+        if args.to is None:
+            rollback(paths)
+            history.after_rollback(paths)
+            print(f"restored the previous publication into {settings.published}")
+        else:
+            try:
+                kept = history.resolve(paths, args.to)
+                history.restore(paths, kept)
+            except (ValueError, FileNotFoundError) as exc:
+                print(f"cannot roll back: {exc}", file=sys.stderr)
+                return 1
+            print(f"restored {kept.name} into {settings.published} (`rollback` again returns to the one before)")
         # The report shows what managers query, so it follows the rollback.
         from assets.report.build import build_reports
 
@@ -214,15 +247,53 @@ def print_summary(result, settings, elapsed: float) -> int:
     return 0
 
 
-def query(sql: str) -> int:
+def _publication(as_of: str | None) -> Path:
+    """published.duckdb, or the kept publication current at ``as_of`` (FileNotFoundError, ValueError)."""
+    settings = from_env()
+    if as_of is None:
+        if not settings.published.exists():
+            raise FileNotFoundError(f"no published database yet at {settings.published}: run `talent-pipeline run`")
+        return settings.published
+    from assets import history
+    from assets.publish import Paths
+
+    return history.current_at(Paths(settings.warehouse_dir), history.parse_moment(as_of))
+
+
+def explain(args) -> int:
+    from assets.explain import ExplainError, explain as explain_figure
+    from assets.staging import connect
+
+    try:
+        path = _publication(args.as_of)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"cannot explain: {exc}", file=sys.stderr)
+        return 1
+    con = connect(path, read_only=True)
+    try:
+        print("\n".join(explain_figure(con, args.campaign, args.kpi, args.period, args.channel)))
+    except ExplainError as exc:
+        print(f"cannot explain: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    if args.as_of:
+        print(f"(from {path.name}, the publication current at {args.as_of})")
+    return 0
+
+
+def query(sql: str, as_of: str | None = None) -> int:
     import duckdb
 
     from assets.staging import connect
 
-    path = from_env().published
-    if not path.exists():
-        print(f"no published database yet at {path}: run `talent-pipeline run` first", file=sys.stderr)
+    try:
+        path = _publication(as_of)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"cannot query: {exc}", file=sys.stderr)
         return 1
+    if as_of is not None:
+        print(f"as of {as_of}: {path.name}", file=sys.stderr)
     con = connect(path, read_only=True)
     try:
         relation = con.sql(sql)

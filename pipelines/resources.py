@@ -29,4 +29,5 @@ class TalentStore(dg.ConfigurableResource):
             reports_dir=Path(self.reports_dir) if self.reports_dir else base.reports_dir,
             pii_key=self.pii_key or base.pii_key,
             report_png=base.report_png,
+            retention_days=base.retention_days,
         )

@@ -21,6 +21,7 @@ class Settings:
     reports_dir: Path
     pii_key: str
     report_png: bool = False  # TALENT_REPORT_PNG=1: the report also writes PNG copies of its charts
+    retention_days: int = 90  # publications kept whole; before that, the last one of each month
 
     @property
     def warehouse(self) -> Path:
@@ -55,7 +56,21 @@ def from_env() -> Settings:
         reports_dir=_path("TALENT_REPORTS_DIR", "reports"),
         pii_key=key,
         report_png=os.environ.get("TALENT_REPORT_PNG", "0").strip().lower() in ("1", "true", "yes"),
+        retention_days=_int("TALENT_RETENTION_DAYS", 90),
     )
+
+
+def _int(var: str, default: int) -> int:
+    value = os.environ.get(var, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{var}={value!r}: expected a whole number of days") from None
+    if number < 0:
+        raise ValueError(f"{var}={value!r}: expected 0 or more days")
+    return number
 
 
 _warned = False

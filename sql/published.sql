@@ -172,7 +172,12 @@ CREATE TABLE publication (
     run_id       VARCHAR,
     files_loaded BIGINT,
     rows_staged  BIGINT,
-    rows_quarantined BIGINT
+    rows_quarantined BIGINT,
+    ledger       STRUCT(load_order BIGINT, source VARCHAR, file_name VARCHAR, file_hash VARCHAR,
+                        rows_loaded BIGINT, rows_quarantined BIGINT)[],
+    reference_files STRUCT(file_name VARCHAR, file_hash VARCHAR)[],
+    pii_key_fingerprint VARCHAR,
+    staging_rules_version VARCHAR
 );
 COMMENT ON TABLE publication IS 'One row: when and by which run this file was published, and what it was built from.';
 COMMENT ON COLUMN publication.published_at IS 'UTC time the candidate passed its audit and was swapped in.';
@@ -180,6 +185,64 @@ COMMENT ON COLUMN publication.run_id IS 'Dagster run id that built it.';
 COMMENT ON COLUMN publication.files_loaded IS 'Export files in the ledger that this publication is built from.';
 COMMENT ON COLUMN publication.rows_staged IS 'Staged rows (reach + sessions + applications) behind it.';
 COMMENT ON COLUMN publication.rows_quarantined IS 'Rows quarantined from those files (see the pipeline''s quarantine table).';
+COMMENT ON COLUMN publication.ledger IS 'The ledger state it was built from: every export with status loaded, in load order (source, file name, SHA-256, rows loaded and quarantined). The same files loaded in this order into a fresh warehouse, with the same reference files and PII key, rebuild this publication.';
+COMMENT ON COLUMN publication.reference_files IS 'The reference files (name, SHA-256) the run loaded.';
+COMMENT ON COLUMN publication.pii_key_fingerprint IS 'Identifies the HMAC key of the candidate keys without revealing it (a rebuild needs the same key).';
+COMMENT ON COLUMN publication.staging_rules_version IS 'Version of the parsing and attribution rules the exports were staged with.';
+
+CREATE TABLE kpi_provenance (
+    campaign_id  VARCHAR NOT NULL,
+    kpi          VARCHAR NOT NULL,
+    period       VARCHAR NOT NULL,
+    channel      VARCHAR NOT NULL,
+    source_file  VARCHAR NOT NULL,
+    file_hash    VARCHAR NOT NULL,
+    rows_counted BIGINT NOT NULL,
+    contribution DOUBLE NOT NULL,
+    PRIMARY KEY (campaign_id, kpi, period, channel, file_hash)
+);
+COMMENT ON TABLE kpi_provenance IS 'One row per published figure (campaign x KPI x period x channel, incl. ''all'') x export that contributes to it. For every kpi_scorecard row, funnel value and cost_per_outcome spend, sum(contribution) over its exports equals the figure exactly (a blocking check enforces it).';
+COMMENT ON COLUMN kpi_provenance.campaign_id IS 'Campaign.';
+COMMENT ON COLUMN kpi_provenance.kpi IS 'impressions | clicks | spend_eur | unique_visitors | applications | international_hires | organisations_involved | organisations_established.';
+COMMENT ON COLUMN kpi_provenance.period IS 'Period name, or ''all''.';
+COMMENT ON COLUMN kpi_provenance.channel IS 'Channel, or ''all'' (kpi_scorecard figures are channel ''all'').';
+COMMENT ON COLUMN kpi_provenance.source_file IS 'The export (file name as loaded); organisations.csv (the register) for the organisation KPIs.';
+COMMENT ON COLUMN kpi_provenance.file_hash IS 'SHA-256 of the export''s content, as in the ledger.';
+COMMENT ON COLUMN kpi_provenance.rows_counted IS 'Rows of this export behind the figure: for impressions, clicks and spend the rows left after de-duplication (the latest load of a date x channel x campaign x ad set); for distinct counts every row of a counted unit (sessions of counted visitors, rows of counted applications and hires, register rows).';
+COMMENT ON COLUMN kpi_provenance.contribution IS 'What this export adds to the figure: impressions, clicks or spend (EUR, in whole cents apportioned to add up to the rounded figure) of its de-duplicated rows; for distinct counts the units first counted from it in load order (a visitor, application or hire seen in an earlier export counts there).';
+
+CREATE TABLE hire_register (
+    campaign_id  VARCHAR,
+    organisation VARCHAR NOT NULL,
+    org_id       VARCHAR,
+    candidate_ref VARCHAR NOT NULL,
+    applied_on   DATE NOT NULL,
+    hire_date    DATE NOT NULL,
+    period       VARCHAR,
+    channel      VARCHAR NOT NULL,
+    country_code VARCHAR NOT NULL,
+    source_file  VARCHAR NOT NULL,
+    file_hash    VARCHAR NOT NULL,
+    line_number  BIGINT NOT NULL,
+    counted      BOOLEAN NOT NULL,
+    excluded_by  VARCHAR,
+    PRIMARY KEY (file_hash, line_number)
+);
+COMMENT ON TABLE hire_register IS 'One row per hire seen in any loaded export (a hiring-export line with stage hired), counted or not. A campaign''s counted rows are its international_hires; an application is judged once, on its latest loaded version, and the verdict goes to its first row in load order.';
+COMMENT ON COLUMN hire_register.campaign_id IS 'Campaign the application is attributed to; NULL when none.';
+COMMENT ON COLUMN hire_register.organisation IS 'Hiring organisation as named in the register (as written in the export when not in the register).';
+COMMENT ON COLUMN hire_register.org_id IS 'Register id of the organisation; NULL when it is not in the register.';
+COMMENT ON COLUMN hire_register.candidate_ref IS 'Short pseudonymous candidate reference: the first 10 hex characters of the HMAC candidate key (never a name or e-mail).';
+COMMENT ON COLUMN hire_register.applied_on IS 'Application date.';
+COMMENT ON COLUMN hire_register.hire_date IS 'Hire date.';
+COMMENT ON COLUMN hire_register.period IS 'Period of the application (the wave that brought the candidate); NULL outside every period (counts only in ''all'').';
+COMMENT ON COLUMN hire_register.channel IS 'Channel that brought the application.';
+COMMENT ON COLUMN hire_register.country_code IS 'Country of residence (ISO 3166-1 alpha-2).';
+COMMENT ON COLUMN hire_register.source_file IS 'Export the row is in (file name as loaded).';
+COMMENT ON COLUMN hire_register.file_hash IS 'SHA-256 of that export, as in the ledger.';
+COMMENT ON COLUMN hire_register.line_number IS 'Line of the row in that export (Excel row number for .xlsx).';
+COMMENT ON COLUMN hire_register.counted IS 'TRUE when the row counts in international_hires.';
+COMMENT ON COLUMN hire_register.excluded_by IS 'Why not counted, the first rule that failed: duplicate (of an earlier export) | superseded (a later export records no hire) | not_attributed | outside_window | organisation_not_participating | domestic (DK/SE resident) | repeat_hire (candidate already counted). NULL when counted.';
 
 CREATE TABLE exports (
     file_name        VARCHAR NOT NULL,

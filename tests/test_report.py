@@ -146,7 +146,8 @@ def make_published(path: Path) -> Path:
                 reach.append((MSP, start + timedelta(weeks=i), 500_000 + 7_000 * i, 4_500, 1_300 + 20 * i, 16_000.0))
         con.executemany("INSERT INTO weekly_reach VALUES (?, ?, ?, ?, ?, ?)", reach)
         con.execute(
-            "INSERT INTO publication VALUES (?, ?, ?, ?, ?)", [datetime(2026, 1, 5, 6, 30), "test-run", 20, 63_004, 3]
+            "INSERT INTO publication (published_at, run_id, files_loaded, rows_staged, rows_quarantined) "
+            "VALUES (?, ?, ?, ?, ?)", [datetime(2026, 1, 5, 6, 30), "test-run", 20, 63_004, 3]
         )
         con.execute("CHECKPOINT")
     finally:
