@@ -13,6 +13,7 @@ import pytest
 from assets import checks, staging
 from assets.checks import SUITES, Reference, reconcile, validate
 from assets.marts import build_marts, read_inputs
+from assets.provenance import build_audit
 
 SQL_DIR = staging.SQL_DIR
 CANDIDATE_KEYS = ("cand-hmac-0001", "cand-hmac-0002", "cand-hmac-0003")
@@ -393,7 +394,11 @@ def warehouse(ref):
         con.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at) "
                     "VALUES (?, ?, ?, 'loaded', TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (?) MINUTE)",
                     [file_hash, source, f"/raw/{file_hash}", i])
-    for name, mart in build_marts(read_inputs(con)).items():
+    con.execute("CREATE TABLE ref.files AS SELECT 'organisations.csv' AS file_name, 'h-org' AS file_hash")
+    inputs = read_inputs(con)
+    built = build_marts(inputs)
+    built.update(build_audit(con, inputs, built))
+    for name, mart in built.items():
         con.register("_mart", mart.to_arrow())
         con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
         con.unregister("_mart")
@@ -404,7 +409,8 @@ def warehouse(ref):
 def test_reconciliation_passes_on_marts_built_from_staging(warehouse):
     outcomes = reconcile(warehouse)
     assert failures(outcomes) == []
-    assert {o.table_name for o in outcomes} == {"marts.funnel", "marts.cost_per_outcome", "marts.hires_vs_target"}
+    assert {o.table_name for o in outcomes} == {"marts.funnel", "marts.cost_per_outcome", "marts.hires_vs_target",
+                                                "marts.kpi_provenance"}
     assert warehouse.sql("SELECT value FROM marts.funnel WHERE campaign_id = 'c1' AND period = 'all' "
                          "AND channel = 'all' AND stage = 'impressions'").fetchall() == [(3200,)]  # 1200 replaces 1000
 

@@ -43,7 +43,11 @@ def make_inputs(reach=(), visitors=(), applications=(), organisations=None, targ
         targets=pl.DataFrame(list(targets), schema=target_schema, orient="row"),
         reach=pl.DataFrame(list(reach), schema=reach_schema, orient="row"),
         visitors=pl.DataFrame(list(visitors), schema=visitor_schema, orient="row"),
-        applications=pl.DataFrame(list(applications), schema=app_schema, orient="row"),
+        # Where each staged row came from (the hire register names it): one file, the line its load order.
+        applications=pl.DataFrame(list(applications), schema=app_schema, orient="row").with_columns(
+            organisation_name=pl.col("org_id"), source_file=pl.lit("ats.csv"), file_hash=pl.lit("h-ats"),
+            line_number=pl.col("load_seq"),
+        ),
     )
 
 
