@@ -95,12 +95,11 @@ def events(paths: Paths) -> list[dict]:
 def to_keep(times: list[datetime], now: datetime, days: int) -> set[datetime]:
     """Every time of the last ``days`` days, and before that the last one of each calendar month."""
     cutoff = now - timedelta(days=days)
-    kept = {t for t in times if t >= cutoff}
     last_of_month: dict[tuple[int, int], datetime] = {}
     for t in times:
-        if t < cutoff and t > last_of_month.get((t.year, t.month), datetime.min):
+        if t > last_of_month.get((t.year, t.month), datetime.min):
             last_of_month[(t.year, t.month)] = t
-    return kept | set(last_of_month.values())
+    return {t for t in times if t >= cutoff} | set(last_of_month.values())
 
 
 def apply_retention(paths: Paths, days: int, now: datetime) -> list[Path]:
