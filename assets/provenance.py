@@ -157,33 +157,32 @@ def _visitor_part(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Each visitor of a scope is credited to the first visitor export (load order) with a session of it there.
 
     Counted in DuckDB, where the sessions are: one pass keeps each (campaign, period, channel,
-    visitor)'s first export, then GROUPING SETS take the first over each scope's pairs
-    (the scopes of ``_by_scope``: per-period scopes leave out sessions outside every period).
+    visitor)'s first export, then the first over each roll-up's pairs (the scopes of
+    ``_by_scope``: per-period scopes leave out sessions outside every period). At 1M sessions
+    this takes about 1.7 s on a busy 2-core machine (GROUPING SETS took 2.6 s).
     """
     files = (f"SELECT file_hash, regexp_extract(path, '[^/]+$') AS source_file, "
              f"row_number() OVER (ORDER BY {FILE_ORDER}) AS file_seq "
              f"FROM ingest.file_ledger l WHERE source = 'visitors' AND status = 'loaded'")
     value = con.sql(f"""
         WITH files AS ({files}),
-        firsts AS (
+        firsts AS MATERIALIZED (
             SELECT s.campaign_id, s.period, s.channel, s.user_pseudo_id, min(f.file_seq) AS file_seq
             FROM staging.sessions s JOIN files f USING (file_hash)
             WHERE s.campaign_id IS NOT NULL GROUP BY ALL
         ),
         scoped AS (
-            SELECT campaign_id, period, channel, min(file_seq) AS file_seq,
-                   grouping(period) AS every_period, grouping(channel) AS every_channel
-            FROM firsts
-            GROUP BY GROUPING SETS ((campaign_id, user_pseudo_id, period, channel),
-                                    (campaign_id, user_pseudo_id, period),
-                                    (campaign_id, user_pseudo_id, channel), (campaign_id, user_pseudo_id))
+            SELECT campaign_id, period, channel, file_seq FROM firsts WHERE period IS NOT NULL
+            UNION ALL
+            SELECT campaign_id, period, '{ALL}', min(file_seq) FROM firsts WHERE period IS NOT NULL
+            GROUP BY campaign_id, user_pseudo_id, period
+            UNION ALL
+            SELECT campaign_id, '{ALL}', channel, min(file_seq) FROM firsts GROUP BY campaign_id, user_pseudo_id, channel
+            UNION ALL
+            SELECT campaign_id, '{ALL}', '{ALL}', min(file_seq) FROM firsts GROUP BY campaign_id, user_pseudo_id
         )
-        SELECT campaign_id,
-               CASE WHEN every_period = 1 THEN '{ALL}' ELSE period END AS period,
-               CASE WHEN every_channel = 1 THEN '{ALL}' ELSE channel END AS channel,
-               f.source_file, f.file_hash, count(*) AS value
+        SELECT campaign_id, period, channel, f.source_file, f.file_hash, count(*) AS value
         FROM scoped JOIN files f USING (file_seq)
-        WHERE every_period = 1 OR period IS NOT NULL
         GROUP BY ALL
     """).pl()
     sessions = con.sql(f"""

@@ -155,5 +155,10 @@ def test_corrected_reexport_as_of_history_and_a_rebuilt_publication(tmp_path, pi
         assert query(rebuilt, sql) == query(kept, sql), table
     facts = f"SELECT * EXCLUDE (published_at, run_id) FROM {PUBLICATION_TABLE}"
     assert query(rebuilt, facts) == query(kept, facts)
+    # The accounting tables: the rebuild's ledger holds only what the publication was built from (not
+    # the superseded original, so no "replaces ..." message), and its exports were first seen at other times.
+    assert query(rebuilt, "SELECT * FROM data_issues ORDER BY ALL") == query(kept, "SELECT * FROM data_issues ORDER BY ALL")
+    loaded = "SELECT * EXCLUDE (first_seen, message) FROM exports WHERE status = 'loaded' ORDER BY ALL"
+    assert query(rebuilt, loaded) == query(kept, loaded)
     assert query(kept, "SELECT len(ledger) FROM publication")[0][0] == len(list(rebuilt_raw.glob("*/*"))) - len(
         list((rebuilt_raw / "reference").iterdir()))
