@@ -54,6 +54,11 @@ def keep(candidate: Path, paths: Paths, published_at: datetime) -> Path:
         target = target_dir / f"{stem}-{n}.duckdb"
     os.link(candidate, target)
     os.chmod(target, 0o444)
+    fd = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)  # the new name survives a crash like the file it names
+    finally:
+        os.close(fd)
     return target
 
 
@@ -110,7 +115,6 @@ def apply_retention(paths: Paths, days: int, now: datetime) -> list[Path]:
     for pub in kept:
         if pub.published_at in keepers or _is(pub.path, paths.published) or _is(pub.path, paths.previous):
             continue
-        os.chmod(pub.path, 0o644)
         pub.path.unlink()
         removed.append(pub.path)
     return removed
@@ -214,7 +218,8 @@ def restore(paths: Paths, kept: Path) -> None:
     """Makes a kept publication current again; the replaced one becomes the previous version (as a swap)."""
     if _is(kept, paths.published):
         raise ValueError(f"{kept.name} is already the current publication")
-    link = paths.warehouse_dir / f"published.restore-{os.getpid()}.duckdb"
+    # Named as a candidate: if this dies before the swap, the next run's clean-up removes the extra name.
+    link = paths.warehouse_dir / f"published.candidate-restore-{os.getpid()}.duckdb"
     link.unlink(missing_ok=True)
     os.link(kept, link)
     swap_in(link, paths)
