@@ -17,7 +17,10 @@ from pipelines.settings import default_dagster_home, from_env
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="talent-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="materialise the whole graph in-process against the local Dagster instance")
+    r = sub.add_parser("run", help="materialise the whole graph in-process against the local Dagster instance "
+                       "(skipped when nothing changed since the last publication)")
+    r.add_argument("--full", action="store_true",
+                   help="run even if nothing changed, and rebuild the per-visitor table from every session")
     q = sub.add_parser("query", help="run SQL read-only against the published database")
     q.add_argument("sql")
     q.add_argument("--as-of", default=None, metavar="TIMESTAMP",
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--reason", required=True, help="why, kept in the ledger")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run()
+        return run(full=args.full)
     if args.command == "query":
         return query(args.sql, args.as_of)
     if args.command == "explain":
@@ -124,28 +127,43 @@ def withdraw(export: str, reason: str) -> int:
     return 0
 
 
-def run() -> int:
-    from assets import gx_runner
+FULL_TAG = "talent/full"  # a run tagged so rebuilds what it would otherwise update (the per-visitor table)
 
-    # The Great Expectations worker imports GX on the other core while this process imports
-    # Dagster and the definitions and loads the exports; the checks then find it ready.
-    gx_runner.start()
-    default_dagster_home()
-    import dagster as dg
 
-    from pipelines.definitions import defs
-    from pipelines.jobs import NIGHTLY_JOB
-
+def run(full: bool = False) -> int:
     settings = from_env()
-    started = time.monotonic()
-    job = defs.resolve_job_def(NIGHTLY_JOB)
-    try:
-        with writer_lock(settings.warehouse_dir), dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
-    finally:
-        gx_runner.stop()
-    elapsed = time.monotonic() - started
-    return print_summary(result, settings, elapsed)
+    with writer_lock(settings.warehouse_dir):
+        if not full:
+            # Decided before Dagster or Great Expectations is imported: a night with nothing new
+            # costs the interpreter, duckdb and a listing of the landing folders (assets/noop.py).
+            from assets.noop import nothing_new
+
+            verdict = nothing_new(settings)
+            if verdict.skip:
+                print(f"not running: {verdict.reason}")
+                print("(talent-pipeline run --full runs anyway and rebuilds everything)")
+                return 0
+        from assets import gx_runner
+
+        # The Great Expectations worker imports GX on the other core while this process imports
+        # Dagster and the definitions and loads the exports; the checks then find it ready.
+        gx_runner.start()
+        default_dagster_home()
+        import dagster as dg
+
+        from pipelines.definitions import defs
+        from pipelines.jobs import NIGHTLY_JOB
+
+        started = time.monotonic()
+        job = defs.resolve_job_def(NIGHTLY_JOB)
+        tags = {FULL_TAG: "true"} if full else {}
+        try:
+            with dg.DagsterInstance.get() as instance:
+                result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+        finally:
+            gx_runner.stop()
+        elapsed = time.monotonic() - started
+        return print_summary(result, settings, elapsed)
 
 
 @contextmanager

@@ -1,19 +1,30 @@
-"""Nightly materialisation of the whole graph."""
+"""Nightly materialisation of the whole graph, skipped when nothing changed (assets/noop.py)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from assets.noop import nothing_new
 from pipelines.jobs import nightly_refresh
+from pipelines.settings import from_env
 
 NIGHTLY_CRON = "0 2 * * *"
 TIMEZONE = "Europe/Copenhagen"
 
-nightly_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="nightly_at_two_copenhagen",
     job=nightly_refresh,
     cron_schedule=NIGHTLY_CRON,
     execution_timezone=TIMEZONE,  # 02:00 local time, summer and winter
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every night at 02:00 Europe/Copenhagen: ingest new exports, check, publish, report.",
+    description="Every night at 02:00 Europe/Copenhagen: ingest new exports, check, publish, report. "
+    "Skipped, with the reason on the tick, when no landing file, reference file, PII key or staging "
+    "rule changed since the last publication (assets/noop.py).",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    verdict = nothing_new(from_env())
+    if verdict.skip:
+        return dg.SkipReason(verdict.reason)
+    context.log.info(f"running: {verdict.reason}")
+    return dg.RunRequest(tags={"talent/trigger": "nightly", "talent/why": verdict.reason[:200]})

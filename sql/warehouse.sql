@@ -126,3 +126,13 @@ CREATE TABLE IF NOT EXISTS audit.check_results (
     quarantined_rows BIGINT   -- rows a row-level failure moved to staging.quarantine (contained, not blocking)
 );
 ALTER TABLE audit.check_results ADD COLUMN IF NOT EXISTS quarantined_rows BIGINT;
+
+-- One row per run that started writing: the inputs it started from (assets/noop.py), and
+-- whether it published. A night whose inputs equal the last publishing run's is skipped.
+CREATE TABLE IF NOT EXISTS audit.run_inputs (
+    run_id        VARCHAR PRIMARY KEY,
+    started_at    TIMESTAMP NOT NULL,
+    fingerprint   VARCHAR NOT NULL,   -- landing files (name, size, mtime) + reference digest
+    published_at  TIMESTAMP,          -- NULL: the run did not publish
+    ledger_digest VARCHAR             -- ingest.file_ledger (hash, status) at publication
+);

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from assets import staging
 from assets.freshness import staleness
-from conftest import landing
+from conftest import FIXTURES, landing
 from test_publish import VALID, cli_env, talent
 
 
@@ -35,7 +37,60 @@ def test_second_run_reads_nothing_new_and_exits_0(published_run):
     env, _ = published_run
     again = talent(env, "run")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "none new" in again.stdout
+    assert again.stdout.startswith("not running: nothing new since run "), again.stdout
+    assert "succeeded" not in again.stdout  # no Dagster run was made
+    forced = talent(env, "run", "--full")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert "succeeded" in forced.stdout and "none new" in forced.stdout
+
+
+def test_a_night_with_nothing_new_imports_neither_dagster_nor_great_expectations(published_run):
+    env, _ = published_run
+    probe = ("import sys; from pipelines.cli import main; code = main(['run']); "
+             "print(code, 'dagster' in sys.modules, 'great_expectations' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines()[-1] == "0 False False", out.stdout + out.stderr
+
+
+def test_the_schedule_skips_with_its_reason_and_runs_when_a_file_changes(published_run, monkeypatch):
+    import os
+
+    import dagster as dg
+
+    from pipelines.schedules import nightly_schedule
+
+    env, _ = published_run
+    for var in ("TALENT_RAW_DIR", "TALENT_WAREHOUSE_DIR", "TALENT_REPORTS_DIR", "TALENT_PII_KEY"):
+        monkeypatch.setenv(var, env[var])
+
+    def tick():
+        return nightly_schedule.evaluate_tick(dg.build_schedule_context(
+            scheduled_execution_time=datetime(2026, 7, 1, 0, 0)))
+
+    skipped = tick()
+    assert not skipped.run_requests and skipped.skip_message.startswith("nothing new since run ")
+    monkeypatch.setenv("TALENT_PII_KEY", "another-key")  # re-keys every candidate: must run
+    assert len(tick().run_requests) == 1
+    monkeypatch.setenv("TALENT_PII_KEY", env["TALENT_PII_KEY"])
+    export = Path(env["TALENT_RAW_DIR"]) / "hiring" / "ats_applications.csv"
+    stat = export.stat()
+    os.utime(export, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # re-delivered, same bytes
+    try:
+        ran = tick()
+        assert len(ran.run_requests) == 1 and ran.skip_message is None
+        assert "landing file" in ran.run_requests[0].tags["talent/why"]
+    finally:
+        os.utime(export, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert tick().skip_message  # back as published: skipped again
+
+
+def test_a_new_export_runs_and_publishes_it(published_run):
+    env, _ = published_run
+    shutil.copy(FIXTURES / "reach" / "meta_dot_thousands.csv",
+                Path(env["TALENT_RAW_DIR"]) / "reach" / "meta_dot_thousands.csv")
+    ran = talent(env, "run")
+    assert "succeeded" in ran.stdout and "reach     1 loaded" in ran.stdout, ran.stdout + ran.stderr
+    assert talent(env, "run").stdout.startswith("not running: ")
 
 
 def test_query_is_read_only(published_run):

@@ -31,12 +31,13 @@ def test_every_asset_states_grain_owner_group_and_kind():
         assert spec.kinds, spec.key
 
 
-def test_schedule_runs_at_two_copenhagen_time():
+def test_schedule_runs_at_two_copenhagen_time(tmp_path, monkeypatch):
     assert nightly_schedule.cron_schedule == "0 2 * * *"
     assert nightly_schedule.execution_timezone == "Europe/Copenhagen"
+    monkeypatch.setenv("TALENT_WAREHOUSE_DIR", str(tmp_path / "warehouse"))  # nothing published yet: it runs
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 7, 1, 0, 0))
     requests = nightly_schedule.evaluate_tick(context).run_requests
-    assert len(requests) == 1
+    assert len(requests) == 1 and "no warehouse yet" in requests[0].tags["talent/why"]
 
 
 def _sensor(cursor=None):
