@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
-from assets import gx_runner, history, noop, provenance, publish, staging
+from assets import gx_runner, history, noop, provenance, publish, staging, visitor_scopes
 from assets.ingest.common import first_row
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
@@ -22,6 +22,7 @@ from assets.report.asset import REPORT_ASSETS
 from pipelines.resources import TalentStore
 
 OWNERS = ["team:data"]
+FULL_TAG = "talent/full"  # `talent-pipeline run --full`: rebuild what nights update incrementally
 # Only transient I/O (a DuckDB lock held a moment too long, a busy or flaky
 # disk) is retried, with exponential backoff. Bugs and bad data fail at once,
 # and a failed data-quality check is a check result, so it is never retried.
@@ -223,6 +224,10 @@ MART_SPECS = [
 def marts(context: dg.AssetExecutionContext, store: TalentStore):
     """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts.py)."""
     with warehouse(store, context) as (con, _settings):
+        # The per-visitor table takes the new sessions alone; `run --full` rebuilds it from all of them.
+        scopes = visitor_scopes.refresh(con, full=context.run.tags.get(FULL_TAG) == "true")
+        context.log.info(f"staging.visitor_scopes {scopes.mode}: {scopes.files_added} export(s) added, "
+                         f"{scopes.visitors:,} campaign x visitor rows")
         inputs = read_inputs(con)
         frames = build_marts(inputs)
         frames.update(provenance.build_audit(con, inputs, frames))

@@ -584,9 +584,13 @@ LOAD_ORDER = f"{FILE_ORDER}, s.line_number"
 def read_inputs(con) -> MartInputs:
     """Loads what the marts need from the warehouse, already narrowed in DuckDB.
 
-    Visitors arrive counted (``count_visitors_in_duckdb``): every distinct
-    count the marts publish, exact, without moving sessions out of DuckDB.
+    Visitors arrive counted from staging.visitor_scopes (assets/visitor_scopes.py), brought
+    up to the staged sessions first: every distinct count the marts publish, exact, without
+    moving sessions out of DuckDB or reading a night's old sessions again.
     """
+    from assets import visitor_scopes
+
+    visitor_scopes.refresh(con)
     load_order = f"row_number() OVER (ORDER BY {LOAD_ORDER}) AS load_seq"
     return MartInputs(
         campaigns=con.sql("SELECT * FROM ref.campaigns").pl(),
@@ -600,121 +604,16 @@ def read_inputs(con) -> MartInputs:
         applications=con.sql(
             f"SELECT s.*, {load_order} FROM staging.applications s JOIN ingest.file_ledger l USING (file_hash)"
         ).pl(),
-        visitor_counts=count_visitors_in_duckdb(con),
+        visitor_counts=visitor_scopes.counts(con),
     )
-
-
-_MASK_BITS = 64
 
 
 def count_visitors_in_duckdb(con, sessions: str = "staging.sessions") -> VisitorCounts:
-    """``count_visitors`` of the attributed sessions in ``sessions``, computed in one pass over the visitors.
+    """``count_visitors`` of the attributed sessions in table ``sessions``, through per-visitor bit masks.
 
-    A distinct count per scope would hash every session's visitor id once per
-    scope (four scopes and the weeks: five passes over ten million strings).
-    Instead each (campaign, visitor) becomes one row holding bit masks: which
-    of the campaign's (period, channel) combinations and which of its weeks
-    the visitor was seen in. Visitors sharing masks are counted together,
-    and every scope's count is then a sum over those few mask rows: visitors
-    with any bit of the scope set. Masks are 64-bit words, as many as needed.
+    The same masks and counting as the maintained staging.visitor_scopes
+    (assets/visitor_scopes.py), built once in temporary tables.
     """
-    seen = con.sql(
-        f"SELECT DISTINCT campaign_id, period, channel, date_trunc('week', event_date)::DATE AS week_start "
-        f"FROM {sessions} WHERE campaign_id IS NOT NULL"
-    ).pl()
-    combos = (
-        seen.select("campaign_id", "period", "channel").unique()
-        .sort("campaign_id", "period", "channel", nulls_last=False)
-        .with_columns(bit=pl.int_range(pl.len(), dtype=pl.Int64).over("campaign_id"))
-    )
-    weeks = (
-        seen.select("campaign_id", "week_start").unique().sort("campaign_id", "week_start")
-        .with_columns(bit=pl.int_range(pl.len(), dtype=pl.Int64).over("campaign_id"))
-    )
-    if combos.is_empty():
-        empty = {"campaign_id": pl.String}
-        return VisitorCounts(
-            scopes=pl.DataFrame(schema={**empty, "period": pl.String, "channel": pl.String, "value": pl.Int64}),
-            weeks=pl.DataFrame(schema={**empty, "week_start": pl.Date, "unique_visitors": pl.Int64}),
-        )
+    from assets import visitor_scopes
 
-    def words(frame: pl.DataFrame, prefix: str) -> list[str]:
-        return [f"{prefix}{i}" for i in range(int(frame["bit"].max()) // _MASK_BITS + 1)]
-
-    combo_words, week_words = words(combos, "c"), words(weeks, "w")
-
-    def bit_or(column: str, word: int, name: str) -> str:
-        return (f"bit_or(CASE WHEN {column} // {_MASK_BITS} = {word} "
-                f"THEN 1::UBIGINT << CAST({column} % {_MASK_BITS} AS UBIGINT) ELSE 0::UBIGINT END) AS {name}")
-
-    aggregates = [bit_or("k.bit", i, w) for i, w in enumerate(combo_words)]
-    aggregates += [bit_or("w.bit", i, w) for i, w in enumerate(week_words)]
-    con.register("_visitor_combos", combos.to_arrow())
-    con.register("_visitor_weeks", weeks.to_arrow())
-    try:
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _visitor_masks AS
-            SELECT s.campaign_id, {', '.join(aggregates)}
-            FROM {sessions} s
-            JOIN _visitor_combos k ON k.campaign_id = s.campaign_id AND k.period IS NOT DISTINCT FROM s.period
-                                  AND k.channel = s.channel
-            JOIN _visitor_weeks w ON w.campaign_id = s.campaign_id
-                                 AND w.week_start = date_trunc('week', s.event_date)::DATE
-            WHERE s.campaign_id IS NOT NULL
-            GROUP BY s.campaign_id, s.user_pseudo_id
-            """
-        )
-        by_combo = con.sql(
-            f"SELECT campaign_id, {', '.join(combo_words)}, count(*) AS visitors FROM _visitor_masks GROUP BY ALL"
-        ).pl()
-        by_week = con.sql(
-            f"SELECT campaign_id, {', '.join(week_words)}, count(*) AS visitors FROM _visitor_masks GROUP BY ALL"
-        ).pl()
-    finally:
-        con.execute("DROP TABLE IF EXISTS _visitor_masks")
-        con.unregister("_visitor_combos")
-        con.unregister("_visitor_weeks")
-
-    scopes = []
-    for (campaign_id,), masks in by_combo.group_by("campaign_id", maintain_order=True):
-        mine = combos.filter(pl.col("campaign_id") == campaign_id)
-        wanted = [(p, ch, mine.filter((pl.col("period") == p) & (pl.col("channel") == ch)))
-                  for p, ch in mine.filter(pl.col("period").is_not_null()).select("period", "channel").rows()]
-        wanted += [(p, ALL, mine.filter(pl.col("period") == p))
-                   for p in mine["period"].drop_nulls().unique().sort()]
-        wanted += [(ALL, ch, mine.filter(pl.col("channel") == ch)) for ch in mine["channel"].unique().sort()]
-        wanted += [(ALL, ALL, mine)]
-        for period, channel, members in wanted:
-            scopes.append((campaign_id, period, channel, _visitors_with_any(masks, members["bit"], "c")))
-    week_rows = []
-    for (campaign_id,), masks in by_week.group_by("campaign_id", maintain_order=True):
-        per_bit = _visitors_per_bit(masks, week_words)
-        for week_start, bit in weeks.filter(pl.col("campaign_id") == campaign_id).select("week_start", "bit").rows():
-            week_rows.append((campaign_id, week_start, per_bit[bit]))
-    return VisitorCounts(
-        scopes=pl.DataFrame(scopes, schema={"campaign_id": pl.String, "period": pl.String, "channel": pl.String,
-                                            "value": pl.Int64}, orient="row"),
-        weeks=pl.DataFrame(week_rows, schema={"campaign_id": pl.String, "week_start": pl.Date,
-                                              "unique_visitors": pl.Int64}, orient="row"),
-    )
-
-
-def _visitors_per_bit(masks: pl.DataFrame, words: list[str]) -> list[int]:
-    """Visitors (summed over mask rows) with each bit set, in one pass: bit i of word w is entry 64 w + i."""
-    sums = masks.select([
-        pl.when((pl.col(word) & pl.lit(1 << i, dtype=pl.UInt64)) != 0).then(pl.col("visitors")).otherwise(0).sum()
-        .alias(f"{word}_{i}")
-        for word in words for i in range(_MASK_BITS)
-    ])
-    return [int(v) for v in sums.row(0)]
-
-
-def _visitors_with_any(masks: pl.DataFrame, bits, prefix: str) -> int:
-    """Visitors (summed over mask rows) with at least one of ``bits`` set."""
-    wanted: dict[str, int] = {}
-    for bit in bits:
-        word = f"{prefix}{int(bit) // _MASK_BITS}"
-        wanted[word] = wanted.get(word, 0) | (1 << (int(bit) % _MASK_BITS))
-    hit = pl.any_horizontal([(pl.col(word) & pl.lit(mask, dtype=pl.UInt64)) != 0 for word, mask in wanted.items()])
-    return int(masks.filter(hit)["visitors"].sum())
+    return visitor_scopes.count_once(con, sessions)

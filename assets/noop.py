@@ -89,7 +89,7 @@ def record_run_start(con, run_id: str, fingerprint: str, now: datetime | None = 
 def record_publication(con, run_id: str, now: datetime | None = None) -> None:
     """After the swap: this run's inputs are what published.duckdb shows, with the ledger as it is now."""
     published = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
-    ledger = con.execute(_LEDGER_DIGEST).fetchone()[0]
+    ledger = con.execute(_LEDGER_DIGEST).fetchall()[0][0]
     con.execute("UPDATE audit.run_inputs SET published_at = ?, ledger_digest = ? WHERE run_id = ?",
                 [published, ledger, run_id])
 
@@ -118,15 +118,15 @@ def nothing_new(settings) -> Verdict:
             last = con.execute(
                 "SELECT run_id, fingerprint, published_at, ledger_digest FROM audit.run_inputs "
                 "ORDER BY started_at DESC LIMIT 1"
-            ).fetchone()
-            ledger = con.execute(_LEDGER_DIGEST).fetchone()[0]
+            ).fetchall()
+            ledger = con.execute(_LEDGER_DIGEST).fetchall()[0][0]
         except duckdb.CatalogException:
             return Verdict(False, "no run has recorded its inputs yet")
     finally:
         con.close()
-    if last is None:
+    if not last:
         return Verdict(False, "no run has recorded its inputs yet")
-    run_id, fingerprint, published_at, ledger_then = last
+    run_id, fingerprint, published_at, ledger_then = last[0]
     if published_at is None:
         return Verdict(False, f"the last run ({run_id}) did not publish")
     if ledger != ledger_then:
@@ -153,9 +153,9 @@ def _published_run(path: Path) -> str | None:
     except duckdb.Error:
         return None
     try:
-        row = con.execute("SELECT run_id FROM publication").fetchone()
+        rows = con.execute("SELECT run_id FROM publication").fetchall()
     except duckdb.Error:
         return None
     finally:
         con.close()
-    return row[0] if row else None
+    return rows[0][0] if rows else None

@@ -127,9 +127,6 @@ def withdraw(export: str, reason: str) -> int:
     return 0
 
 
-FULL_TAG = "talent/full"  # a run tagged so rebuilds what it would otherwise update (the per-visitor table)
-
-
 def run(full: bool = False) -> int:
     settings = from_env()
     with writer_lock(settings.warehouse_dir):
@@ -151,6 +148,7 @@ def run(full: bool = False) -> int:
         default_dagster_home()
         import dagster as dg
 
+        from assets.graph import FULL_TAG
         from pipelines.definitions import defs
         from pipelines.jobs import NIGHTLY_JOB
 

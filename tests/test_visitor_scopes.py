@@ -1,0 +1,126 @@
+"""staging.visitor_scopes: updated from new sessions alone, rebuilt when an export leaves, exact throughout.
+
+Every check compares with the plainest count there is: count(DISTINCT user_pseudo_id)
+over staging.sessions, per scope and per week.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from assets import staging, visitor_scopes
+from assets.marts import ALL, CHANNELS
+
+PLAIN_SCOPES = f"""
+    SELECT campaign_id, period, channel, count(DISTINCT user_pseudo_id) AS value FROM staging.sessions
+    WHERE campaign_id IS NOT NULL AND period IS NOT NULL GROUP BY ALL
+    UNION ALL SELECT campaign_id, period, '{ALL}', count(DISTINCT user_pseudo_id) FROM staging.sessions
+    WHERE campaign_id IS NOT NULL AND period IS NOT NULL GROUP BY ALL
+    UNION ALL SELECT campaign_id, '{ALL}', channel, count(DISTINCT user_pseudo_id) FROM staging.sessions
+    WHERE campaign_id IS NOT NULL GROUP BY ALL
+    UNION ALL SELECT campaign_id, '{ALL}', '{ALL}', count(DISTINCT user_pseudo_id) FROM staging.sessions
+    WHERE campaign_id IS NOT NULL GROUP BY ALL
+"""
+PLAIN_WEEKS = """
+    SELECT campaign_id, date_trunc('week', event_date)::DATE AS week_start,
+           count(DISTINCT user_pseudo_id) AS unique_visitors
+    FROM staging.sessions WHERE campaign_id IS NOT NULL GROUP BY ALL
+"""
+
+
+def deliver(con, name: str, rng: random.Random, n: int, periods, first_day: date, days: int, users: int,
+            loaded_at: datetime) -> str:
+    """Stages one visitor export of ``n`` sessions (as staging does: rows and a 'loaded' ledger entry)."""
+    file_hash = f"h-{name}"
+    rows = []
+    for line in range(n):
+        campaign = rng.choice(["c1", "c1", "c2", None])
+        rows.append((first_day + timedelta(days=rng.randrange(days)), f"u{rng.randrange(users)}", line,
+                     rng.choice(CHANNELS), campaign, rng.choice(periods) if campaign else None,
+                     "ga4_sessions", name, file_hash, line + 2))
+    frame = pl.DataFrame(rows, schema={
+        "event_date": pl.Date, "user_pseudo_id": pl.String, "ga_session_id": pl.Int64, "channel": pl.String,
+        "campaign_id": pl.String, "period": pl.String, "layout": pl.String, "source_file": pl.String,
+        "file_hash": pl.String, "line_number": pl.Int64}, orient="row")
+    con.register("_new_sessions", frame.to_arrow())
+    con.execute("INSERT INTO staging.sessions BY NAME SELECT * FROM _new_sessions")
+    con.unregister("_new_sessions")
+    con.execute("INSERT INTO ingest.file_ledger (file_hash, source, export_key, path, status, loaded_at) "
+                "VALUES (?, 'visitors', ?, ?, 'loaded', ?)", [file_hash, name, f"/raw/visitors/{name}", loaded_at])
+    return file_hash
+
+
+def assert_exact(con) -> None:
+    counted = visitor_scopes.counts(con)
+    plain = con.sql(PLAIN_SCOPES).pl().with_columns(pl.col("value").cast(pl.Int64))
+    weeks = con.sql(PLAIN_WEEKS).pl().with_columns(pl.col("unique_visitors").cast(pl.Int64))
+    assert counted.scopes.sort(pl.all()).equals(plain.sort(pl.all()))
+    assert counted.weeks.sort(pl.all()).equals(weeks.sort(pl.all()))
+    per_visitor = con.execute("SELECT count(*) - count(DISTINCT (campaign_id, user_pseudo_id)) "
+                              "FROM staging.visitor_scopes").fetchall()[0][0]
+    assert per_visitor == 0  # one row per campaign x visitor, however many nights added to it
+
+
+@pytest.fixture
+def rng():
+    return random.Random(13)
+
+
+def test_nights_add_new_sessions_alone_and_stay_exact(con, rng):
+    t0 = datetime(2024, 1, 1)
+    deliver(con, "a.csv", rng, 3000, ["p1", "p2"], date(2020, 1, 6), 60, 700, t0)
+    deliver(con, "b.csv", rng, 2000, ["p1", "p2", None], date(2020, 2, 1), 30, 700, t0 + timedelta(hours=1))
+    first = visitor_scopes.refresh(con)
+    assert first.mode == "rebuilt" and first.files_added == 2
+    assert_exact(con)
+    assert visitor_scopes.refresh(con).mode == "unchanged"
+    # A later night: returning and new visitors, a new period and channel pairs, weeks two years on
+    # (past 64 weeks: a second mask word appears after the table exists).
+    deliver(con, "c.csv", rng, 1500, ["p3", "p1"], date(2021, 9, 6), 420, 1200, t0 + timedelta(days=1))
+    night = visitor_scopes.refresh(con)
+    assert night.mode == "updated" and night.files_added == 1
+    assert con.execute("SELECT count(*) FROM staging.visitor_scope_files").fetchall()[0][0] == 3
+    assert "w1" in [r[0] for r in con.execute("DESCRIBE staging.visitor_scopes").fetchall()]
+    assert_exact(con)
+    deliver(con, "d.csv", rng, 800, [f"q{i}" for i in range(14)], date(2021, 9, 6), 10, 1200, t0 + timedelta(days=2))
+    assert visitor_scopes.refresh(con).mode == "updated"  # 14 periods x 6 channels: past 64 pairs
+    assert "p1" in [r[0] for r in con.execute("DESCRIBE staging.visitor_scopes").fetchall()]
+    assert_exact(con)
+
+
+def test_a_superseded_or_withdrawn_export_rebuilds_the_table(con, rng):
+    t0 = datetime(2024, 1, 1)
+    deliver(con, "a.csv", rng, 2000, ["p1", "p2"], date(2020, 1, 6), 60, 500, t0)
+    old = deliver(con, "b.csv", rng, 2000, ["p1", "p2"], date(2020, 3, 2), 20, 900, t0 + timedelta(hours=1))
+    visitor_scopes.refresh(con)
+    # A corrected re-export replaces b.csv the way staging does: its rows go, the ledger says so.
+    con.execute("DELETE FROM staging.sessions WHERE file_hash = ?", [old])
+    con.execute("UPDATE ingest.file_ledger SET status = 'superseded', superseded_by = 'h-b2.csv' WHERE file_hash = ?",
+                [old])
+    deliver(con, "b2.csv", rng, 1000, ["p2"], date(2020, 3, 2), 20, 900, t0 + timedelta(days=1))
+    assert visitor_scopes.refresh(con).mode == "rebuilt"
+    assert_exact(con)
+    done = staging.withdraw(con, "a.csv", "wrong property")
+    assert done.rows_removed == 2000
+    assert visitor_scopes.refresh(con).mode == "rebuilt"
+    assert_exact(con)
+    assert con.execute("SELECT count(*) FROM staging.visitor_scopes WHERE user_pseudo_id NOT IN "
+                       "(SELECT user_pseudo_id FROM staging.sessions WHERE campaign_id IS NOT NULL)").fetchall()[0][0] == 0
+
+
+def test_re_staging_after_a_reference_change_and_full_rebuild(con, rng):
+    t0 = datetime(2024, 1, 1)
+    deliver(con, "a.csv", rng, 1000, ["p1"], date(2020, 1, 6), 30, 300, t0)
+    visitor_scopes.refresh(con)
+    # reset_if_inputs_changed empties staging and the ledger; the same file is staged again later.
+    con.execute("DELETE FROM staging.sessions")
+    con.execute("DELETE FROM ingest.file_ledger")
+    deliver(con, "a.csv", rng, 1000, ["p2"], date(2020, 1, 6), 30, 300, t0 + timedelta(days=1))
+    assert visitor_scopes.refresh(con).mode == "rebuilt"  # same hash, new ledger entry: not the old masks
+    assert_exact(con)
+    assert visitor_scopes.refresh(con, full=True).mode == "rebuilt"
+    assert_exact(con)
