@@ -57,7 +57,7 @@ TARGETS = {
     "incremental_vs_full_time": 0.15,  # an incremental night <= 15% of a full rebuild
     "sample_full_wall_s": 20.0,  # the bundled sample: the whole run <= 20 s wall
 }
-KINDS = ("full", "incremental", "duckdb", "pandas")
+KINDS = ("full", "incremental", "noop", "duckdb", "pandas")
 
 
 # --- running things ------------------------------------------------------------------------------
@@ -250,6 +250,7 @@ def markdown(report: dict) -> str:
     ]
     labels = {"full": "pipeline, full rebuild (`talent-pipeline run`)",
               "incremental": "pipeline, incremental night (one new day)",
+              "noop": "pipeline, night with nothing new (skipped)",
               "duckdb": "bare DuckDB script", "pandas": "pandas script"}
     for kind in KINDS:
         if kind in med:
@@ -280,8 +281,37 @@ def markdown(report: dict) -> str:
 # --- main ---------------------------------------------------------------------------------------
 
 
+def size_name(n: int) -> str:
+    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else str(n)
+
+
+def curve_markdown(reports: list[dict]) -> str:
+    """One row per data size: how a full run, a new day and a night with nothing new grow with history."""
+    lines = ["# Benchmark scale curve", "",
+             f"Machine load average (1, 5, 15 min) at each start: "
+             + "; ".join(f"{r['data']['sessions']:,}: {r['machine']['load_average_1_5_15']}" for r in reports), "",
+             "| sessions | full s | one new day s | nothing new s | bare DuckDB s | full / DuckDB | new day / full "
+             "| peak RSS MiB (tree) | agree |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in reports:
+        med, rat = r["medians"], r["ratios"]
+
+        def wall(kind: str) -> str:
+            return str(med[kind]["wall_s"]) if kind in med else ""
+
+        peak = max(med[k]["tree_rss_mib"] for k in ("full", "incremental") if k in med) if med else ""
+        lines.append(f"| {r['data']['sessions']:,} | {wall('full')} | {wall('incremental')} | {wall('noop')} | "
+                     f"{wall('duckdb')} | {rat.get('full_vs_duckdb_time', '')} | "
+                     f"{rat.get('incremental_vs_full_time', '')} | {peak} | "
+                     f"{'yes' if r['agreement']['ok'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--curve", type=lambda text: [int(float(n)) for n in text.split(",")], default=None,
+                        help="sessions per point of a scale curve, e.g. 1e6,1e7,3e7: one benchmark per size "
+                        "(OUT_<size>.json|md) and the curve in OUT.json|md")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--sessions", type=int, help="generate this many visitor sessions")
     source.add_argument("--scale", type=int, help="generate the sample with visitor sessions x N")
@@ -298,7 +328,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", choices=(*KINDS, "gx_import"), action="append", default=[],
                         help="do not measure this (repeatable)")
     args = parser.parse_args(argv)
+    if args.curve:
+        if args.raw:
+            parser.error("--curve generates its data: not with --raw")
+        code, reports = 0, []
+        for n in args.curve:
+            point = argparse.Namespace(**{**vars(args), "curve": None, "sessions": n, "scale": None,
+                                          "out": args.out.with_name(f"{args.out.stem}_{size_name(n)}.json"),
+                                          "workdir": args.workdir and args.workdir / f"{n}"})
+            print(f"=== scale curve: {n:,} sessions ===", flush=True)
+            code |= run(point)
+            reports.append(json.loads(point.out.read_text()))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"points": [{"sessions": r["data"]["sessions"], "medians": r["medians"],
+                                                     "ratios": r["ratios"], "machine": r["machine"],
+                                                     "agreement": r["agreement"]["ok"]} for r in reports]},
+                                       indent=1, default=str) + "\n")
+        table = curve_markdown(reports)
+        args.out.with_suffix(".md").write_text(table)
+        print(table)
+        return code
+    return run(args)
 
+
+def run(args: argparse.Namespace) -> int:
     from pipelines.sample import BASE_SESSIONS, write_extra_day
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="talent_bench_"))
@@ -357,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
                     if m.get("run_id"):
                         steps["incremental"].append(step_seconds(rep_dir / "dagster_home", m["run_id"]))
                     print(f"  [{rep}] incremental night: {m['wall_s']:.1f} s wall, {m['tree_rss_mib']:.0f} MiB")
+                if "noop" not in args.skip:
+                    # Nothing new since the last publication: the run must say so and skip (assets/noop.py).
+                    m = measure(cli("run"), logs / f"noop_{rep}.log", env)
+                    if "not running: nothing new" not in Path(m["log"]).read_text(errors="replace"):
+                        raise SystemExit(f"the night with nothing new did not skip; see {m['log']}")
+                    runs["noop"].append(m)
+                    print(f"  [{rep}] night with nothing new: {m['wall_s']:.2f} s wall")
             for kind, script in (("duckdb", "baseline_duckdb.py"), ("pandas", "baseline_pandas.py")):
                 if kind in args.skip:
                     continue
@@ -403,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
                 rat["incremental_vs_full_time"] = ratio(med["incremental"]["wall_s"], med["full"]["wall_s"])
                 rat["incremental_vs_full_memory"] = ratio(med["incremental"]["tree_rss_mib"],
                                                           med["full"]["tree_rss_mib"])
+            if "noop" in med:
+                rat["noop_vs_full_time"] = ratio(med["noop"]["wall_s"], med["full"]["wall_s"])
         report["ratios"] = rat
 
         targets = {}

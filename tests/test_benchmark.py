@@ -27,14 +27,20 @@ def _module(name: str):
 
 @pytest.mark.slow
 def test_benchmark_runs_and_the_three_agree(tmp_path):
-    out = tmp_path / "results" / "tiny.json"
+    curve = tmp_path / "results" / "tiny.json"
     done = subprocess.run(
-        [sys.executable, str(BENCH / "run_benchmark.py"), "--sessions", "20000", "--repeat", "1",
-         "--out", str(out), "--workdir", str(tmp_path / "work"), "--skip", "gx_import"],
+        [sys.executable, str(BENCH / "run_benchmark.py"), "--curve", "20000", "--repeat", "1",
+         "--out", str(curve), "--workdir", str(tmp_path / "work"), "--skip", "gx_import"],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, f"benchmark failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    out = tmp_path / "results" / "tiny_20000.json"  # the curve's one point
     report = json.loads(out.read_text())
+    points = json.loads(curve.read_text())["points"]
+    assert [p["sessions"] for p in points] == [20000] and points[0]["agreement"] is True
+    assert "| 20,000 |" in curve.with_suffix(".md").read_text()
+    # A night with nothing new is measured, and it skipped (the benchmark fails otherwise).
+    assert report["medians"]["noop"]["wall_s"] < report["medians"]["full"]["wall_s"]
     assert report["agreement"]["ok"], report["agreement"]["problems"]
     assert set(report["agreement"]["compared"]) == {"pipeline_full", "duckdb", "pandas", "pipeline_incremental",
                                                     "duckdb_with_extra_day"}
