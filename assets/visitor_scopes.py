@@ -138,8 +138,7 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> None:
                 f"THEN 1::UBIGINT << ({alias}.bit % {WORD})::UBIGINT ELSE 0::UBIGINT END) AS {word}")
 
     masks = ", ".join([bit_or("k", w) for w in pair_words] + [bit_or("wk", w) for w in week_words])
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _vs_add AS
+    per_visitor = f"""
         SELECT s.campaign_id, s.user_pseudo_id, {masks}
         FROM ({sessions_sql}) s
         JOIN {t.bits} k ON k.kind = 'pair' AND k.campaign_id = s.campaign_id
@@ -148,12 +147,13 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> None:
                         AND wk.week_start = date_trunc('week', s.event_date)::DATE
         WHERE s.campaign_id IS NOT NULL
         GROUP BY s.campaign_id, s.user_pseudo_id
-    """)
+    """
+    if not merge:  # straight into the table: millions of visitors are not copied twice
+        con.execute(f"INSERT INTO {t.scopes} BY NAME {per_visitor}")
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_add AS {per_visitor}")
     words = pair_words + week_words
     try:
-        if not merge:
-            con.execute(f"INSERT INTO {t.scopes} BY NAME SELECT * FROM _vs_add")
-            return
         # Visitors seen before: their old masks and the new ones, OR-ed into one row each.
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _vs_merged AS

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,11 @@ from assets.ingest.reference import Attribution, read_reference
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEST_KEY = "test-pii-key"
+VALID = {
+    "reach": ["linkedin_campaign_performance.csv", "meta_decimal_comma.csv", "google_ads_utf16.tsv"],
+    "visitors": ["sessions_valid.csv"],
+    "hiring": ["ats_applications.csv", "hiring_template.xlsx"],
+}
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +115,57 @@ def sample_published(tmp_path_factory):
                                     published=root / "warehouse" / "published.duckdb", reports=root / "reports")
     finally:
         patch.undo()
+
+
+def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
+    env = dict(os.environ)
+    env.update(TALENT_RAW_DIR=str(raw), TALENT_WAREHOUSE_DIR=str(warehouse),
+               TALENT_REPORTS_DIR=str(tmp_path / "reports"), TALENT_PII_KEY="test-key",
+               DAGSTER_HOME=str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir(exist_ok=True)
+    shutil.copy(Path(__file__).parents[1] / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home")
+    return env
+
+
+def talent(env, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What one `talent-pipeline run` left in its folder: raw/, warehouse/, reports/, dagster_home/."""
+
+    root: Path
+    raw: Path
+    env: dict
+    result: subprocess.CompletedProcess
+    seconds: float  # wall time of the run, start-up included
+
+    @property
+    def published(self) -> Path:
+        return self.root / "warehouse" / "published.duckdb"
+
+
+@pytest.fixture(scope="session")
+def fixture_publication(tmp_path_factory) -> Publication:
+    """One `talent-pipeline run` over the VALID fixture exports, shared by the whole session.
+
+    Tests that only read its outputs use it as it is; tests that change inputs or the
+    warehouse take their own copy (copy_publication), which is the state that run left.
+    """
+    root = tmp_path_factory.mktemp("fixture_publication")
+    raw = landing(root, VALID)
+    env = cli_env(root, raw, root / "warehouse")
+    started = time.monotonic()
+    result = talent(env, "run")
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Publication(root, raw, env, result, seconds)
+
+
+def copy_publication(publication: Publication, target: Path) -> Publication:
+    """A private copy of a publication's folder (modification times kept, so it is unchanged to a night)."""
+    shutil.copytree(publication.root, target, dirs_exist_ok=True)
+    env = cli_env(target, target / "raw", target / "warehouse")
+    return Publication(target, target / "raw", env, publication.result, publication.seconds)

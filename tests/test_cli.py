@@ -13,8 +13,7 @@ import pytest
 
 from assets import staging
 from assets.freshness import staleness
-from conftest import FIXTURES, landing
-from test_publish import VALID, cli_env, talent
+from conftest import FIXTURES, VALID, cli_env, copy_publication, landing, talent
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +100,9 @@ def test_query_is_read_only(published_run):
     assert write.returncode == 1 and "read-only" in write.stderr.lower()
 
 
-def test_withdraw_takes_an_export_out_of_the_next_publication(tmp_path):
-    raw = landing(tmp_path, VALID)
-    env = cli_env(tmp_path, raw, tmp_path / "warehouse")
-    assert talent(env, "run").returncode == 0
+def test_withdraw_takes_an_export_out_of_the_next_publication(tmp_path, fixture_publication):
+    env = copy_publication(fixture_publication, tmp_path).env  # one run over VALID, already made
+    assert fixture_publication.result.returncode == 0
     total = "SELECT sum(result) FROM kpi_scorecard WHERE kpi = 'impressions' AND period = 'all'"
     before = _published(tmp_path, total)
     con = duckdb.connect(str(tmp_path / "warehouse" / "warehouse.duckdb"), read_only=True)

@@ -7,20 +7,17 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, landing, query
-from test_publish import VALID, cli_env, talent
+from conftest import FIXTURES, VALID, copy_publication, landing, query, talent
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("gate")
-    raw = landing(tmp, VALID)
-    env = cli_env(tmp, raw, tmp / "warehouse")
-    first = talent(env, "run")
+def published(tmp_path_factory, fixture_publication):
+    mine = copy_publication(fixture_publication, tmp_path_factory.mktemp("gate"))
+    first = mine.result
     assert first.returncode == 0, first.stdout + first.stderr
-    return tmp, raw, env
+    return mine.root, mine.raw, mine.env
 
 
 def digest(path) -> str:

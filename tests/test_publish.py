@@ -16,13 +16,8 @@ import duckdb
 import pytest
 
 from assets import publish
-from conftest import landing, query
+from conftest import VALID, cli_env, copy_publication, landing, query, talent  # noqa: F401 (re-exported)
 
-VALID = {
-    "reach": ["linkedin_campaign_performance.csv", "meta_decimal_comma.csv", "google_ads_utf16.tsv"],
-    "visitors": ["sessions_valid.csv"],
-    "hiring": ["ats_applications.csv", "hiring_template.xlsx"],
-}
 CHECKSUM = "SELECT (SELECT run_id FROM publication), (SELECT sum(coalesce(result, 0)) FROM kpi_scorecard), " \
            "(SELECT sum(coalesce(value, 0)) FROM funnel), (SELECT count(*) FROM hires_over_time)"
 
@@ -64,21 +59,6 @@ def start_reader(tmp_path: Path, published: Path):
     return finish
 
 
-def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
-    env = dict(os.environ)
-    env.update(TALENT_RAW_DIR=str(raw), TALENT_WAREHOUSE_DIR=str(warehouse),
-               TALENT_REPORTS_DIR=str(tmp_path / "reports"), TALENT_PII_KEY="test-key",
-               DAGSTER_HOME=str(tmp_path / "dagster_home"))
-    (tmp_path / "dagster_home").mkdir(exist_ok=True)
-    shutil.copy(Path(__file__).parents[1] / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home")
-    return env
-
-
-def talent(env, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 def test_swap_keeps_previous_and_rollback_swaps_back(tmp_path):
     paths = publish.Paths(tmp_path)
     for version in ("v1", "v2"):
@@ -113,11 +93,10 @@ def test_open_reader_keeps_its_snapshot_across_a_publication(tmp_path):
 
 
 @pytest.mark.slow
-def test_reader_in_a_tight_loop_while_two_runs_publish(tmp_path):
-    raw = landing(tmp_path, VALID)
-    env = cli_env(tmp_path, raw, tmp_path / "warehouse")
-    published = tmp_path / "warehouse" / "published.duckdb"
-    first = talent(env, "run")
+def test_reader_in_a_tight_loop_while_two_runs_publish(tmp_path, fixture_publication):
+    mine = copy_publication(fixture_publication, tmp_path / "publication")  # the first run, already made
+    raw, env, published = mine.raw, mine.env, mine.published
+    first = mine.result
     assert first.returncode == 0, first.stdout + first.stderr
     finish = start_reader(tmp_path, published)
     try:
@@ -136,14 +115,13 @@ def test_reader_in_a_tight_loop_while_two_runs_publish(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_never_breaks_readers(tmp_path):
-    raw = landing(tmp_path, VALID)
-    env = cli_env(tmp_path, raw, tmp_path / "warehouse")
-    published = tmp_path / "warehouse" / "published.duckdb"
-    started = time.monotonic()
-    assert talent(env, "run").returncode == 0
-    # Kill points spread over a whole run on this machine: start-up, load, marts, checks, publish.
-    duration = time.monotonic() - started
+def test_sigkill_at_random_moments_never_breaks_readers(tmp_path, fixture_publication):
+    mine = copy_publication(fixture_publication, tmp_path / "publication")  # the first run, already made
+    raw, env, published = mine.raw, mine.env, mine.published
+    assert mine.result.returncode == 0
+    # Kill points spread over a whole run on this machine (that first run's wall time): start-up,
+    # load, marts, checks, publish.
+    duration = mine.seconds
     finish = start_reader(tmp_path, published)
     rng = random.Random(7)
     kills = 0
@@ -172,18 +150,15 @@ def test_sigkill_at_random_moments_never_breaks_readers(tmp_path):
     for table in tables:
         sql = f"SELECT * FROM {table} ORDER BY ALL"
         assert query(published, sql) == query(tmp_path / "fresh" / "warehouse" / "published.duckdb", sql), table
-    assert not list((tmp_path / "warehouse").glob("published.candidate-*"))
+    assert not list((mine.root / "warehouse").glob("published.candidate-*"))
 
 
-def test_published_file_opens_in_the_managers_duckdb_cli(tmp_path):
+def test_published_file_opens_in_the_managers_duckdb_cli(fixture_publication):
     cli = shutil.which("duckdb", path=str(Path(sys.executable).parent))
     if cli is None:
         pytest.skip("duckdb CLI (duckdb-cli on PyPI) is not installed in this environment")
-    paths = publish.Paths(tmp_path)
-    raw = landing(tmp_path, VALID)
-    env = cli_env(tmp_path, raw, tmp_path)
-    assert talent(env, "run").returncode == 0
-    out = subprocess.run([cli, "-readonly", str(paths.published), "-csv", "-c",
+    assert fixture_publication.result.returncode == 0
+    out = subprocess.run([cli, "-readonly", str(fixture_publication.published), "-csv", "-c",
                           "SELECT count(*) FROM kpi_scorecard; SELECT version();"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "v1.5" in out.stdout

@@ -425,24 +425,15 @@ def test_asset_materializes_with_paths_and_summary(published, tmp_path):
 
 
 @pytest.mark.slow
-def test_report_from_a_real_pipeline_run(tmp_path, pipeline_env):
+def test_report_from_a_real_pipeline_run(tmp_path, fixture_publication):
     """The report reads what the pipeline publishes (fixture exports through the whole graph)."""
-    raw = landing(
-        tmp_path,
-        {
-            "reach": ["linkedin_campaign_performance.csv", "meta_decimal_comma.csv", "google_ads_utf16.tsv"],
-            "visitors": ["sessions_valid.csv"],
-            "hiring": ["ats_applications.csv", "hiring_template.xlsx"],
-        },
-    )
-    result = pipeline_env(raw)
-    assert pipeline_env.published.exists(), "the pipeline did not publish"
-    assert result is not None
-    summary = build.build_reports(pipeline_env.published, tmp_path / "reports", png=False)
+    assert fixture_publication.result.returncode == 0 and fixture_publication.published.exists(), \
+        "the pipeline did not publish"
+    summary = build.build_reports(fixture_publication.published, tmp_path / "reports", png=False)
     page = (tmp_path / "reports" / f"{MSP}.html").read_text()
     charts = funnel_json(page)["charts"]
     assert charts["chart-funnel"] == published_funnel(
-        pipeline_env.published, MSP, "period = 'all' AND channel = 'all'"
+        fixture_publication.published, MSP, "period = 'all' AND channel = 'all'"
     )
     assert summary["campaigns"][MVWC]["status"] == "no_exports"
 
