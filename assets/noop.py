@@ -3,7 +3,7 @@
 A night is a no-op, and the schedule and `talent-pipeline run` skip it, when all of these hold:
 
 1. **landing folders**: ``reach/``, ``visitors/``, ``hiring/`` and ``reference/`` hold the same
-   files (every non-hidden file, whatever its suffix: a stray file gets a ledger outcome too),
+   entries (every file, hidden and stray ones included: each gets a ledger outcome too),
    each with the same size and modification time (ns), as when the last publishing run started.
    That run took this fingerprint in its first step, before any folder was listed, so a file
    that landed during the run makes the next night differ (and run);
@@ -32,17 +32,19 @@ LANDING_FOLDERS = ("reach", "visitors", "hiring", "reference")
 
 
 def landing_listing(raw_dir: Path) -> list[tuple[str, int, int]]:
-    """(folder/name, size, mtime_ns) of every non-hidden file in the landing folders, sorted."""
+    """(folder/name, size, mtime_ns) of every entry of the landing folders, sorted.
+
+    Every entry, hidden files and sub-folders included: each gets an outcome in the
+    ledger (assets/ingest/landing.py), so a new one is something to record.
+    """
     found = []
     for folder in LANDING_FOLDERS:
         path = raw_dir / folder
         if not path.is_dir():
             continue
         for entry in path.iterdir():
-            if entry.name.startswith(".") or not entry.is_file():
-                continue
             stat = entry.stat()
-            found.append((f"{folder}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+            found.append((f"{folder}/{entry.name}", stat.st_size if entry.is_file() else -1, stat.st_mtime_ns))
     return sorted(found)
 
 

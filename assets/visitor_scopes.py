@@ -5,12 +5,14 @@ the campaign's (period, channel) pairs (columns ``p0``, ``p1``, ...) and which o
 (``w0``, ``w1``, ...) the visitor has sessions in, 64 bits a column. Which bit is which
 pair or week is ``staging.visitor_scope_bits``; bits are only ever added, so a mask stays
 valid when later sessions bring new pairs or weeks. ``staging.visitor_scope_files`` lists
-the exports (file_hash, loaded_at) whose sessions the masks hold.
+the exports whose sessions the masks hold, as the ledger had them then: (file_hash,
+loaded_at, rows_loaded).
 
 A night adds the masks of the newly staged sessions alone and ORs them into the rows of
 the visitors they belong to. The table is rebuilt from every staged session when an export
 it holds has left staging (superseded, withdrawn, or re-staged after a reference change:
-a new ledger entry), or when asked (``talent-pipeline run --full``).
+a new ledger entry) or lost rows (a staged check quarantined some: its ledger rows_loaded
+went down), or when asked (``talent-pipeline run --full``).
 
 Every exact distinct count the marts publish comes from it: a scope's visitors are the
 rows whose masks meet the scope's bits (rows with equal masks are counted together), so
@@ -43,7 +45,7 @@ def ensure(con, t: Tables = STAGING) -> None:
     con.execute(f"{create} {t.scopes} (campaign_id VARCHAR NOT NULL, user_pseudo_id VARCHAR NOT NULL)")
     con.execute(f"{create} {t.bits} (campaign_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
                 "period VARCHAR, channel VARCHAR, week_start DATE, bit INTEGER NOT NULL)")
-    con.execute(f"{create} {t.files} (file_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL)")
+    con.execute(f"{create} {t.files} (file_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, rows_loaded BIGINT)")
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,9 @@ def refresh(con, full: bool = False) -> Refresh:
     """Brings staging.visitor_scopes up to the staged sessions, in one transaction."""
     ensure(con)
     loaded = set(con.execute(
-        "SELECT file_hash, loaded_at FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded'"
+        "SELECT file_hash, loaded_at, rows_loaded FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded'"
     ).fetchall())
-    covered = set(con.execute(f"SELECT file_hash, loaded_at FROM {STAGING.files}").fetchall())
+    covered = set(con.execute(f"SELECT file_hash, loaded_at, rows_loaded FROM {STAGING.files}").fetchall())
     # Empty (first night, or after a reset): built like a rebuild, without merging.
     rebuild = full or not covered or bool(covered - loaded)
     new = loaded if rebuild else loaded - covered
@@ -70,15 +72,13 @@ def refresh(con, full: bool = False) -> Refresh:
         if rebuild:
             for table in (STAGING.scopes, STAGING.bits, STAGING.files):
                 con.execute(f"DELETE FROM {table}")
-        hashes = sorted(h for h, _ in new)
+        hashes = sorted(h for h, _, _ in new)
         if hashes:
             con.execute("CREATE OR REPLACE TEMP TABLE _vs_new_files AS SELECT unnest(?::VARCHAR[]) AS file_hash",
                         [hashes])
             add(con, "SELECT * FROM staging.sessions WHERE file_hash IN (SELECT file_hash FROM _vs_new_files)",
                 STAGING, merge=not rebuild)
-            con.execute(f"INSERT INTO {STAGING.files} SELECT * FROM (SELECT unnest(?::VARCHAR[]) AS file_hash, "
-                        "unnest(?::TIMESTAMP[]) AS loaded_at)", [[h for h, _ in sorted(new)],
-                                                                [t for _, t in sorted(new)]])
+            con.executemany(f"INSERT INTO {STAGING.files} VALUES (?, ?, ?)", sorted(new))
             con.execute("DROP TABLE _vs_new_files")
         con.execute("COMMIT")
     except Exception:
