@@ -89,32 +89,16 @@ def query(path: Path, sql: str, params=None) -> list[tuple]:
 
 
 @pytest.fixture(scope="session")
-def sample_published(tmp_path_factory):
-    """The bundled sample (data/raw) through the nightly job once per session: warehouse, published file, reports.
+def sample_published(sample_run):
+    """The bundled sample's warehouse, published file and reports (sample_run's: one sample run per session).
 
     For tests that check the report and the marts on the real published sample rather than hand-made rows.
     """
     import types
 
-    import dagster as dg
-
-    from pipelines.definitions import defs
-    from pipelines.jobs import NIGHTLY_JOB
-
-    root = tmp_path_factory.mktemp("sample-published")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("TALENT_RAW_DIR", str(Path(__file__).resolve().parent.parent / "data" / "raw"))
-    patch.setenv("TALENT_WAREHOUSE_DIR", str(root / "warehouse"))
-    patch.setenv("TALENT_REPORTS_DIR", str(root / "reports"))
-    patch.setenv("TALENT_PII_KEY", TEST_KEY)
-    try:
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(instance=instance, raise_on_error=False)
-        assert result.success, "the bundled sample did not publish"
-        yield types.SimpleNamespace(warehouse=root / "warehouse" / "warehouse.duckdb",
-                                    published=root / "warehouse" / "published.duckdb", reports=root / "reports")
-    finally:
-        patch.undo()
+    assert sample_run["first"].success, "the bundled sample did not publish"
+    return types.SimpleNamespace(warehouse=sample_run["warehouse"], published=sample_run["published"],
+                                 reports=sample_run["root"] / "reports")
 
 
 def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
@@ -169,3 +153,36 @@ def copy_publication(publication: Publication, target: Path) -> Publication:
     shutil.copytree(publication.root, target, dirs_exist_ok=True)
     env = cli_env(target, target / "raw", target / "warehouse")
     return Publication(target, target / "raw", env, publication.result, publication.seconds)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """Generates the bundled sample, runs the nightly job on it twice, and keeps the outputs: one per session.
+
+    The second run reads nothing new (tests compare its publication with the first's).
+    """
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from pipelines.jobs import NIGHTLY_JOB
+    from pipelines.sample import generate_sample
+
+    root = tmp_path_factory.mktemp("e2e")
+    raw = root / "raw"
+    generate_sample(raw)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TALENT_RAW_DIR", str(raw))
+    patch.setenv("TALENT_WAREHOUSE_DIR", str(root / "warehouse"))
+    patch.setenv("TALENT_REPORTS_DIR", str(root / "reports"))
+    patch.setenv("TALENT_PII_KEY", "e2e-secret")
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            job = defs.resolve_job_def(NIGHTLY_JOB)
+            first = job.execute_in_process(instance=instance, raise_on_error=False)
+            published = root / "warehouse" / "published.duckdb"
+            first_numbers = query(published, "SELECT * FROM kpi_scorecard ORDER BY ALL")
+            second = job.execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        patch.undo()  # a session fixture: the environment must not stay pointed at it for later tests
+    return {"root": root, "raw": raw, "first": first, "second": second, "first_numbers": first_numbers,
+            "published": published, "warehouse": root / "warehouse" / "warehouse.duckdb"}

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, VALID, copy_publication, landing, query, talent
+from conftest import FIXTURES, VALID, cli_env, copy_publication, landing, query, talent
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,6 @@ import duckdb
 import pytest
 
 from conftest import query
-from pipelines.sample import generate_sample
 
 pytestmark = pytest.mark.slow
 
@@ -23,33 +22,6 @@ CONTRACT_TABLE_1 = {  # kpi: (target, result)
 }
 CONTRACT_IMPRESSIONS_MORE_THAN = 23_000_000
 CONTRACT_UNIQUE_VISITORS = 33_632
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    """Generates the sample, runs the nightly job once, and keeps its outputs for the module's tests."""
-    import dagster as dg
-
-    from pipelines.definitions import defs
-    from pipelines.jobs import NIGHTLY_JOB
-
-    root = tmp_path_factory.mktemp("e2e")
-    raw = root / "raw"
-    generate_sample(raw)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("TALENT_RAW_DIR", str(raw))
-    patch.setenv("TALENT_WAREHOUSE_DIR", str(root / "warehouse"))
-    patch.setenv("TALENT_REPORTS_DIR", str(root / "reports"))
-    patch.setenv("TALENT_PII_KEY", "e2e-secret")
-    with dg.DagsterInstance.ephemeral() as instance:
-        job = defs.resolve_job_def(NIGHTLY_JOB)
-        first = job.execute_in_process(instance=instance, raise_on_error=False)
-        published = root / "warehouse" / "published.duckdb"
-        first_numbers = query(published, "SELECT * FROM kpi_scorecard ORDER BY ALL")
-        second = job.execute_in_process(instance=instance, raise_on_error=False)
-    yield {"root": root, "raw": raw, "first": first, "second": second, "first_numbers": first_numbers,
-           "published": published, "warehouse": root / "warehouse" / "warehouse.duckdb"}
-    patch.undo()
 
 
 def scorecard(run, kpi, period="all"):
