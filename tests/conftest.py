@@ -90,15 +90,16 @@ def query(path: Path, sql: str, params=None) -> list[tuple]:
 
 @pytest.fixture(scope="session")
 def sample_published(sample_run):
-    """The bundled sample's warehouse, published file and reports (sample_run's: one sample run per session).
+    """The bundled sample's warehouse, published file and reports after sample_run's first run (one per session).
 
     For tests that check the report and the marts on the real published sample rather than hand-made rows.
     """
     import types
 
     assert sample_run["first"].success, "the bundled sample did not publish"
-    return types.SimpleNamespace(warehouse=sample_run["warehouse"], published=sample_run["published"],
-                                 reports=sample_run["root"] / "reports")
+    first = sample_run["root"] / "first_run"  # as the first run left it (the second run adds its own records)
+    return types.SimpleNamespace(warehouse=first / "warehouse" / "warehouse.duckdb",
+                                 published=first / "warehouse" / "published.duckdb", reports=first / "reports")
 
 
 def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
@@ -181,6 +182,9 @@ def sample_run(tmp_path_factory):
             first = job.execute_in_process(instance=instance, raise_on_error=False)
             published = root / "warehouse" / "published.duckdb"
             first_numbers = query(published, "SELECT * FROM kpi_scorecard ORDER BY ALL")
+            # What the first run left, for tests that read one run's outputs (sample_published).
+            for folder in ("warehouse", "reports"):
+                shutil.copytree(root / folder, root / "first_run" / folder)
             second = job.execute_in_process(instance=instance, raise_on_error=False)
     finally:
         patch.undo()  # a session fixture: the environment must not stay pointed at it for later tests
