@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines.sample import BASE_SESSIONS, write_extra_day
+    from samplegen import BASE_SESSIONS, write_extra_day
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="talent_bench_"))
     work.mkdir(parents=True, exist_ok=True)

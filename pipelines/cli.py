@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("history", help="list the kept publications: time, run, exports added, headline figures, changes")
     g = sub.add_parser("generate-sample", help="write the sample exports")
     g.add_argument("--out", type=Path, default=None, help="folder (default: $TALENT_RAW_DIR or data/raw)")
-    g.add_argument("--seed", type=int, default=20190101)
+    g.add_argument("--seed", type=int, default=None, help="generator seed (default: the bundled sample's)")
     g.add_argument("--scale", type=int, default=1, help="multiply visitor sessions by N")
     g.add_argument("--sessions", type=int, default=None, help="total visitor sessions (overrides --scale)")
     r = sub.add_parser("rollback", help="restore the previously published database (run again to undo)")
@@ -58,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(history.describe(Paths(from_env().warehouse_dir))))
         return 0
     if args.command == "generate-sample":
-        from pipelines.sample import generate_sample
+        from samplegen import DEFAULT_SEED, generate_sample
 
         out = args.out or from_env().raw_dir
-        summary = generate_sample(out, seed=args.seed, scale=args.scale, sessions=args.sessions)
+        seed = DEFAULT_SEED if args.seed is None else args.seed
+        summary = generate_sample(out, seed=seed, scale=args.scale, sessions=args.sessions)
         print(f"wrote sample exports to {out}")
         for key, value in summary.items():
             print(f"  {key}: {value}")

@@ -166,7 +166,7 @@ def sample_run(tmp_path_factory):
 
     from pipelines.definitions import defs
     from pipelines.jobs import NIGHTLY_JOB
-    from pipelines.sample import generate_sample
+    from samplegen import generate_sample
 
     root = tmp_path_factory.mktemp("e2e")
     raw = root / "raw"

@@ -17,7 +17,7 @@ from assets.ingest.reference import Attribution, read_reference
 from assets.marts import HIRE_EXCLUSIONS, build_marts, read_inputs
 from conftest import query
 from pipelines import cli
-from pipelines.sample import generate_sample
+from samplegen import generate_sample
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import sample
-from pipelines.sample import generate_sample, write_extra_day
+import samplegen as sample
+from samplegen import generate_sample, write_extra_day
 
 LINKEDIN_HEADER = [
     "Start Date (in UTC)", "Account Name", "Campaign Group Name", "Campaign Name", "Campaign ID", "Currency",
