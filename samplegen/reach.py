@@ -118,15 +118,27 @@ def _day_weights(rng: random.Random, days: list[date], shares: tuple[tuple[str, 
     return weights
 
 
-def _linkedin_rows(rng: random.Random, period: Period, total: int) -> list[dict]:
-    """Two campaigns a day; LinkedIn gives no ad sets."""
+def _daily_rows(rng: random.Random, period: Period, total: int, entities, row) -> list[dict]:
+    """One row per day of the period and entity (campaign or ad set), in that order.
+
+    The impressions of all rows sum exactly to total; ``row(day, j, label,
+    impressions)`` makes the row of entity j.
+    """
     days = period.days
-    amounts = _allocate(total, _day_weights(rng, days, _LINKEDIN_CAMPAIGNS))
+    amounts = _allocate(total, _day_weights(rng, days, entities))
     rows = []
     for k, day in enumerate(days):
-        for j, (label, _) in enumerate(_LINKEDIN_CAMPAIGNS):
-            rows.append(_linkedin_row(rng, day, period, j, label, amounts[2 * k + j]))
+        for j, (label, _) in enumerate(entities):
+            rows.append(row(day, j, label, amounts[len(entities) * k + j]))
     return rows
+
+
+def _linkedin_rows(rng: random.Random, period: Period, total: int) -> list[dict]:
+    """Two campaigns a day; LinkedIn gives no ad sets."""
+    return _daily_rows(
+        rng, period, total, _LINKEDIN_CAMPAIGNS,
+        lambda day, j, label, impressions: _linkedin_row(rng, day, period, j, label, impressions),
+    )
 
 
 def _linkedin_row(rng: random.Random, day: date, period: Period, j: int, label: str, impressions: int) -> dict:
@@ -214,28 +226,23 @@ def _us_date(day: date) -> str:
 
 def _meta_rows(rng: random.Random, period: Period, total: int) -> list[dict]:
     """One campaign, two ad sets a day, spend in EUR."""
-    days = period.days
-    amounts = _allocate(total, _day_weights(rng, days, _META_AD_SETS))
-    rows = []
-    for k, day in enumerate(days):
-        for j, (label, _) in enumerate(_META_AD_SETS):
-            impressions = amounts[2 * k + j]
-            reach = _reach(rng, impressions)
-            rows.append(
-                {
-                    "day": day,
-                    "campaign": f"MSP Talent - {period.utm} - Awareness",
-                    "ad_set": label,
-                    # Meta CPMs for narrow professional audiences: enough that
-                    # launch days pass 1,000 EUR and show the thousands separator.
-                    "spent": round(impressions * rng.uniform(30.0, 55.0) / 1000, 2),
-                    "impressions": impressions,
-                    "reach": reach,
-                    "frequency": impressions / reach,
-                    "clicks": _clicks(rng, impressions),
-                }
-            )
-    return rows
+
+    def row(day: date, j: int, label: str, impressions: int) -> dict:
+        reach = _reach(rng, impressions)
+        return {
+            "day": day,
+            "campaign": f"MSP Talent - {period.utm} - Awareness",
+            "ad_set": label,
+            # Meta CPMs for narrow professional audiences: enough that
+            # launch days pass 1,000 EUR and show the thousands separator.
+            "spent": round(impressions * rng.uniform(30.0, 55.0) / 1000, 2),
+            "impressions": impressions,
+            "reach": reach,
+            "frequency": impressions / reach,
+            "clicks": _clicks(rng, impressions),
+        }
+
+    return _daily_rows(rng, period, total, _META_AD_SETS, row)
 
 
 def _write_meta(path: Path, period: Period, rows: list[dict], thousands: str) -> None:
@@ -260,26 +267,21 @@ def _european(value: float, thousands: str, decimals: int) -> str:
 
 def _google_rows(rng: random.Random, period: Period, index: int, total: int) -> list[dict]:
     """Two search campaigns a day, cost in DKK; ``index`` numbers the campaign ids per period."""
-    days = period.days
-    amounts = _allocate(total, _day_weights(rng, days, _GOOGLE_CAMPAIGNS))
-    rows = []
-    for k, day in enumerate(days):
-        for j, (label, _) in enumerate(_GOOGLE_CAMPAIGNS):
-            impressions = amounts[2 * k + j]
-            clicks = _clicks(rng, impressions)
-            conversions = int(clicks * rng.uniform(0.0, 0.05))
-            rows.append(
-                {
-                    "day": day,
-                    "campaign": f"MSP Talent | Search | {period.utm} | {label}",
-                    "campaign_id": 13_579_000_000 + 10 * (index + 1) + j,
-                    "cost": round(clicks * rng.uniform(10.0, 25.0), 2),
-                    "impressions": impressions,
-                    "clicks": clicks,
-                    "conversions": conversions,
-                }
-            )
-    return rows
+
+    def row(day: date, j: int, label: str, impressions: int) -> dict:
+        clicks = _clicks(rng, impressions)
+        conversions = int(clicks * rng.uniform(0.0, 0.05))
+        return {
+            "day": day,
+            "campaign": f"MSP Talent | Search | {period.utm} | {label}",
+            "campaign_id": 13_579_000_000 + 10 * (index + 1) + j,
+            "cost": round(clicks * rng.uniform(10.0, 25.0), 2),
+            "impressions": impressions,
+            "clicks": clicks,
+            "conversions": conversions,
+        }
+
+    return _daily_rows(rng, period, total, _GOOGLE_CAMPAIGNS, row)
 
 
 def _write_google(path: Path, period: Period, rows: list[dict], utf16_tabs: bool) -> None:
