@@ -17,6 +17,7 @@ import polars as pl
 _XLSX_TIME = (2022, 10, 1, 0, 0, 0)
 _XLSX_STAMP = "2022-10-01T00:00:00Z"
 
+
 def write_csv(path: Path, rows: list[list], encoding: str, delimiter: str = ",", lineterminator: str = "\n") -> None:
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator=lineterminator).writerows(rows)

@@ -7,6 +7,7 @@ from pathlib import Path
 from samplegen.files import write_csv
 from samplegen.world import CAMPAIGNS, FX_RATES, KPI_TARGETS, ORGANISATIONS, PERIODS
 
+
 def write_reference(folder: Path) -> dict[str, int]:
     """The campaign team's five reference CSVs; returns data rows per file."""
     folder.mkdir(parents=True, exist_ok=True)

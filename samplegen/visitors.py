@@ -74,6 +74,7 @@ _ID_ADD = 1_234_567_891
 _EXTRA_USERS_BASE = 1 << 32
 _EPOCH = date(1970, 1, 1)
 
+
 def users_for(n_sessions: int) -> int:
     """Users who make n_sessions sessions: the bundled sample's ratio, at least one, at most one per session."""
     return max(1, min(n_sessions, round(BASE_USERS * n_sessions / BASE_SESSIONS)))

@@ -19,6 +19,8 @@ import numpy as np
 # The bundled sample in data/raw is generate_sample(seed=DEFAULT_SEED).
 DEFAULT_SEED = 20190101
 
+# --- campaigns, periods, organisations, targets (the reference files) ---------------------
+
 MSP = "microbiome_signature"
 MVWC = "medicon_valley_world_class"
 MSP_START, MSP_END = date(2019, 10, 1), date(2022, 9, 30)
@@ -195,6 +197,8 @@ LAST_NAMES = {
     "TR": ("Yılmaz", "Kaya", "Demir", "Şahin"),
     "NO": ("Hansen", "Johansen", "Olsen", "Larsen"),
 }
+
+
 @dataclass
 class Person:
     first: str
