@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import samplegen as sample
-from samplegen import generate_sample, write_extra_day
+from samplegen import generate_sample, visitors, write_extra_day
 
 LINKEDIN_HEADER = [
     "Start Date (in UTC)", "Account Name", "Campaign Group Name", "Campaign Name", "Campaign ID", "Currency",
@@ -235,7 +235,7 @@ def test_sessions_are_split_by_year_and_stay_inside_the_periods(generated):
 
 def test_chunked_generation_streams_and_scales(tmp_path, monkeypatch):
     # Small chunks force the multi-chunk path the 10-million-session run takes.
-    monkeypatch.setattr(sample, "CHUNK_USERS", 1_000)
+    monkeypatch.setattr(visitors, "CHUNK_USERS", 1_000)
     summary = generate_sample(tmp_path, sessions=9_000)
     sessions = _sessions(tmp_path)
     assert sessions.height == 9_000
