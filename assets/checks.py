@@ -39,6 +39,7 @@ import pandas as pd
 
 from assets import containment, gx_runner, provenance, staging
 from assets.graph import reference_data, staged_applications, staged_reach, staged_sessions
+from assets.ingest.contract import private_fields
 from assets.ingest.hiring import STAGES as APPLICATION_STAGES
 from assets.marts import AD_CHANNELS, ALL, CHANNELS, HIRE_EXCLUSIONS, KPIS, MART_TABLES, REACH_KEY
 from assets.marts import STAGES as FUNNEL_STAGES
@@ -1144,7 +1145,8 @@ def table_frames(con, table_name: str, reference: Reference,
 
 
 # Staged rows are validated once per file load: a night validates what it loaded, not the
-# history, and a file whose rows failed stays pending until a corrected export replaces it.
+# history; rows that fail a row-level rule leave for the quarantine (assets/containment.py), and a
+# file stays pending only while a failure could not be contained.
 # Any change to this module (the suites) validates everything again.
 SUITE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 # Bounded memory: pandas frames for GX stay near this many rows (about 0.7 GB of sessions).

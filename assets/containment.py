@@ -25,9 +25,12 @@ from dataclasses import replace
 
 import pandas as pd
 
+from assets.ingest.contract import private_fields
+
 SOURCE_OF = {"staging.reach": "reach", "staging.sessions": "visitors", "staging.applications": "hiring"}
+
 # Columns whose values never go into a quarantine row (they identify a person or a visitor).
-WITHHELD = frozenset({"candidate_key", "user_pseudo_id", "application_key", "ga_session_id", "job_title"})
+WITHHELD = private_fields()
 
 
 def contain(con, table: str, outcomes: Sequence, where: str, run_id: str | None,

@@ -14,6 +14,7 @@ import duckdb
 
 from assets import gx_runner, history, noop, provenance, publish, staging, visitor_scopes
 from assets.ingest.common import first_row
+from assets.ingest.contract import private_fields
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
@@ -61,7 +62,7 @@ def _attribution(con) -> Attribution:
 
 
 # Never shown in the UI: pseudonymous ids and keys are still personal data under GDPR.
-NOT_PREVIEWED = {"candidate_key", "candidate_ref", "user_pseudo_id", "ga_session_id", "file_hash"}
+NOT_PREVIEWED = private_fields() | {"file_hash", "candidate_ref"}
 
 
 def _preview(con, sql: str) -> dg.MetadataValue:

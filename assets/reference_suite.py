@@ -89,6 +89,8 @@ def validate_reference(folder: Path) -> list:
     rules: list[Rule] = [
         Rule("ExpectColumnValuesToBeUnique", {"column": "org_id"}, "org_id is unique in the register",
              on="organisations", show=("org_id", "name")),
+        not_null("org_id", "every organisation has an org_id", on="organisations", show=("name",)),
+        not_null("name", "every organisation has a name", on="organisations", show=("org_id",)),
         Rule("ExpectColumnValuesToBeUnique", {"column": "name_key"},
              "organisation names are unique (case-insensitive, trimmed)", on="organisations",
              show=("name", "org_id"), subject="name"),
@@ -100,6 +102,9 @@ def validate_reference(folder: Path) -> list:
         not_null("end_date", "a campaign has an end date", on="campaigns", show=("campaign_id",)),
         Rule("ExpectCompoundColumnsToBeUnique", {"column_list": ["campaign_id", "period"]},
              "(campaign_id, period) is unique", on="campaign_periods", show=("campaign_id", "period")),
+        not_null("period", "every period has a name", on="campaign_periods", show=("campaign_id",)),
+        not_null("start_date", "every period has a start date", on="campaign_periods", show=("campaign_id", "period")),
+        not_null("end_date", "every period has an end date", on="campaign_periods", show=("campaign_id", "period")),
         at_least("end_date", "start_date", "a period starts on or before it ends", on="campaign_periods",
                  show=("campaign_id", "period", "start_date", "end_date"), subject="end_date"),
         in_set("campaign_id", campaigns["campaign_id"].dropna(), "the period's campaign is in campaigns.csv",

@@ -290,9 +290,9 @@ def _stage_one(con, source, path: Path, digest: str, parse, run_id) -> FileOutco
         if loaded + quarantined != data_lines:
             raise RejectedFile(path, None, None, f"line accounting failed: {loaded} loaded + {quarantined} "
                                                  f"quarantined != {data_lines} data lines")
-        if loaded == 0:
-            # Nothing staged says nothing about whose export this is: it keeps an identity of its
-            # own, so it never supersedes (empties) another organisation's or account's file.
+        if loaded == 0 and not (export_key.split("|") + ["", ""])[1]:
+            # Nothing staged and no account or organisation named: nothing says whose export this is,
+            # so it keeps an identity of its own and never supersedes (empties) another one's file.
             export_key = f"{layout}|no rows staged|{digest}"
         superseded = [
             r[0]

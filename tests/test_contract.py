@@ -161,3 +161,90 @@ def test_a_stray_file_in_the_reference_folder_is_recorded(con, tmp_path):
         ("campaigns_old.csv", "rejected"), ("notes.txt", "rejected")]
     assert con.execute("SELECT count(*) FROM ingest.file_ledger WHERE source = 'reference'").fetchall() == [(2,)]
     assert staging.account_reference_folder(con, folder, known, "r2") == []
+
+
+@pytest.mark.parametrize("value, decimal, expected", [
+    ("1 234,56", ",", 1234.56), ("1.234,56", ",", 1234.56), ("1,234.56", ".", 1234.56), ("12,345", ".", 12345.0),
+    ("45.50", ".", 45.5), ("--", ".", None),
+])
+def test_numbers_read_by_the_layouts_separators(value, decimal, expected):
+    from assets.ingest.contract import parse_number
+
+    assert parse_number(value, decimal) == expected
+
+
+@pytest.mark.parametrize("value, decimal", [("1.234,56", "."), ("1,234.56", ","), ("12,34,5", "."), ("1.2.3", ",")])
+def test_numbers_in_another_settings_format_are_refused_not_misread(value, decimal):
+    from assets.ingest.contract import BadValue, parse_number
+
+    with pytest.raises(BadValue) as exc:
+        parse_number(value, decimal)
+    assert value not in str(exc.value)  # a reason never repeats the cell (it may be personal)
+
+
+def test_an_ambiguous_count_is_refused():
+    from assets.ingest.contract import BadValue, parse_count
+
+    assert parse_count("1.000", ",") == 1000
+    with pytest.raises(BadValue):
+        parse_count("1.000", ".")
+
+
+def test_identifiers_in_float_renderings_are_lossy():
+    from assets.ingest.contract import LossyValue, parse_identifier
+
+    assert parse_identifier("1197596843.1673515099") == "1197596843.1673515099"  # GA4 text id
+    for value, numeric in ((1.2345678901234567e19, False), (17.5, False), ("12345.0", True), ("1.2E+9", False)):
+        with pytest.raises(LossyValue):
+            parse_identifier(value, numeric)
+
+
+def test_a_date_followed_by_anything_but_a_time_is_not_a_date():
+    from assets.ingest.contract import BadValue, parse_date
+
+    assert str(parse_date("9/1/2020 00:00", ["%-m/%-d/%Y"])) == "2020-09-01"
+    with pytest.raises(BadValue):
+        parse_date("2021-03-05 garbage", ["%Y-%m-%d"])
+
+
+@pytest.mark.parametrize("text", ["ring 12345678", "ring 1234 5678", "ring 0701234567", "ring +46 70 123 45 67"])
+def test_danish_and_swedish_phone_numbers_are_scrubbed(text):
+    assert scrub(text) == f"ring {PHONE_MARKER}"
+
+
+def test_empty_tokens_are_no_visitor_id_and_flags_are_0_or_1(con, tmp_path):
+    from conftest import FIXTURES as F  # noqa: F401 - same folder as the other visitor fixtures
+
+    path = tmp_path / "sessions_tokens.csv"
+    header = (VISITORS / "sessions_valid.csv").read_text().splitlines()[0]
+    path.write_text(header + "\n"
+                    "20200901,null,1,linkedin,cpc,msp_talent_p1,/jobs,Germany,1\n"
+                    "20200901,--,2,linkedin,cpc,msp_talent_p1,/jobs,Germany,1\n"
+                    "20200901,1.1,3,linkedin,cpc,msp_talent_p1,/jobs,Germany,+1\n"
+                    "20200901,1.2,4,linkedin,cpc,msp_talent_p1,/jobs,Germany,1\n")
+    load = parse_visitors(con, path)
+    assert (load.rows_loaded, load.rows_quarantined) == (1, 3)
+    assert [r[0] for r in con.execute("SELECT column_name FROM _visitor_quarantine ORDER BY line_number").fetchall()] \
+        == ["user_pseudo_id", "user_pseudo_id", "engaged_session"]
+
+
+def test_an_account_name_with_a_dash_is_not_the_report_span(attribution, tmp_path):
+    text = (REACH / "linkedin_campaign_performance.csv").read_text()
+    september = text.replace('"Account: Medicon Valley Alliance (503123456)"',
+                             '"Account: Medicon Valley - Talent 2020"')
+    october = september.replace("Report Start: 9/1/2020", "Report Start: 10/1/2020").replace(
+        "Report End: 9/3/2020", "Report End: 10/3/2020")
+    keys = []
+    for name, body in (("sep.csv", september), ("oct.csv", october)):
+        (tmp_path / name).write_text(body)
+        keys.append(parse_reach(tmp_path / name, attribution).export_key)
+    assert keys[0] != keys[1]
+
+
+def test_a_gzipped_reach_export_is_read(attribution, tmp_path):
+    import gzip
+
+    path = tmp_path / "linkedin.csv.gz"
+    path.write_bytes(gzip.compress((REACH / "linkedin_campaign_performance.csv").read_bytes(), mtime=0))
+    plain = parse_reach(REACH / "linkedin_campaign_performance.csv", attribution)
+    assert [r["impressions"] for r in parse_reach(path, attribution).rows] == [r["impressions"] for r in plain.rows]

@@ -89,6 +89,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; a .gz export is decompressed (a truncated archive rejects the file)."""
+    if not path.name.lower().endswith(".gz"):
+        return path.read_bytes()
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise RejectedFile(path, None, None, f"cannot read compressed file: {exc}") from exc
+
+
 def decode(path: Path, raw: bytes) -> tuple[str, str]:
     """Returns (text, encoding). Tries BOMs, then strict UTF-8, then strict cp1252.
 
@@ -178,7 +191,7 @@ def read_table(
     quote swallowed the lines after it: the file is rejected at that line.
     """
     if text is None:
-        text, encoding = decode(path, path.read_bytes())
+        text, encoding = decode(path, read_bytes(path))
     lines = text.splitlines()
     header_at, delimiter, layout, best = None, ",", None, (0, None, None)
     for i, line in enumerate(lines[: max_title_lines + 1]):

@@ -33,12 +33,12 @@ EMPTY = frozenset({"", "--", "-", "n/a", "null", "none"})
 
 # One statement each of what an e-mail address and a phone number look like (re and RE2 alike).
 EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-# International numbers (+45 / 0045 ...), Danish numbers written in pairs (12 34 56 78), Swedish
-# numbers with a trunk 0 (070-123 45 67). Year ranges such as 2020-2022 are not phone numbers.
+# International numbers (+45 / 0045 ...), Danish numbers (12 34 56 78, 1234 5678, 12345678), Swedish
+# numbers with a trunk 0 (070-123 45 67, 0701234567). Year ranges such as 2020-2022 are not phone numbers.
 PHONE_PATTERN = (
     r"(?:\+|\b00)\d{1,3}[ .\-]?(?:\(0?\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]?\d{2,4}){1,4}"
-    r"|\b\d{2} \d{2} \d{2} \d{2}\b"
-    r"|\b0\d{1,3}[\- ]\d{2,3}[ \-]?\d{2}[ \-]?\d{2}\b"
+    r"|\b\d{2} \d{2} \d{2} \d{2}\b|\b\d{4} \d{4}\b|\b\d{8}\b"
+    r"|\b0\d{1,3}[\- ]?\d{2,3}[ \-]?\d{2}[ \-]?\d{2}\b"
 )
 EMAIL_MARKER = "[e-mail removed]"
 PHONE_MARKER = "[phone removed]"
@@ -81,6 +81,7 @@ class Column:
     pii: str = "none"
     formats: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    numeric: bool = False  # an identifier that is a whole number on its platform
 
     @property
     def key(self) -> str:
@@ -160,7 +161,7 @@ def layouts() -> dict[str, Layout]:
         columns = []
         for c in spec["columns"]:
             column = Column(c["name"], c["type"], c.get("field"), c.get("required", True), c.get("pii", "none"),
-                            tuple(c.get("formats", ())), tuple(c.get("aliases", ())))
+                            tuple(c.get("formats", ())), tuple(c.get("aliases", ())), c.get("numeric", False))
             if column.type not in TYPES or column.pii not in PII_CLASSES:
                 raise ValueError(f"{CONTRACTS.name}: {name}.{column.name}: unknown type or pii class")
             if column.type == "date" and not column.formats:
@@ -169,6 +170,19 @@ def layouts() -> dict[str, Layout]:
         options = {k: v for k, v in spec.items() if k not in ("source", "columns")}
         out[name] = Layout(name, spec["source"], tuple(columns), options)
     return out
+
+
+# Keys the pipeline derives from personal data (HMACs of e-mails, application digests).
+DERIVED_PRIVATE = frozenset({"candidate_key", "application_key"})
+
+
+@cache
+def private_fields() -> frozenset[str]:
+    """Staged columns whose values identify a person or a visitor: never in an example, a message, a
+    quarantine row or a preview. The declared identifier and personal columns, and the derived keys."""
+    declared = {c.field for lay in layouts().values() for c in lay.columns
+                if c.field and c.pii in ("identifier", "personal")}
+    return frozenset(declared) | DERIVED_PRIVATE
 
 
 def layout(name: str) -> Layout:
@@ -231,8 +245,10 @@ def parse_date(value, formats: Sequence[str]) -> date | None:
     text = str(value).strip()
     if text.lower() in EMPTY:
         return None
-    if " " in text:  # a time after the date ("9/1/2020 00:00") is not part of the date
-        text = text.split(" ")[0]
+    if " " in text:  # a time after the date ("9/1/2020 00:00") is not part of the date; anything else is
+        text, rest = text.split(" ", 1)
+        if not _TIME.match(rest.strip()):
+            raise BadValue(f"not a date in the declared format(s) {', '.join(formats)}")
     for declared in formats:
         shape, fmt = date_format(declared)
         if shape.match(text):
@@ -240,9 +256,10 @@ def parse_date(value, formats: Sequence[str]) -> date | None:
                 return datetime.strptime(text, fmt).date()
             except ValueError:
                 continue
-    raise BadValue(f"not a date in the declared format(s) {', '.join(formats)}: {value!r}")
+    raise BadValue(f"not a date in the declared format(s) {', '.join(formats)}")
 
 
+_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?: ?[AaPp][Mm])?$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+\-]\d{2}:?\d{2})?$")
 
 
@@ -255,21 +272,19 @@ def parse_timestamp(value) -> date | None:
     if text.lower() in EMPTY:
         return None
     if not _TIMESTAMP.match(text):
-        raise BadValue(f"not an ISO 8601 timestamp: {value!r}")
+        raise BadValue("not an ISO 8601 timestamp")
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError as exc:
-        raise BadValue(f"not an ISO 8601 timestamp: {value!r}") from exc
-
-
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+        raise BadValue("not an ISO 8601 timestamp") from exc
 
 
 def parse_number(value, decimal: str = ".") -> float | None:
     """Reads '1 234,56', '1.234,56', '1,234.56', '--'. ``decimal`` is the layout's separator.
 
-    Thousands separators are whatever is not the decimal separator: space,
-    no-break space, narrow no-break space, apostrophe, or the other of ',' '.'.
+    Thousands separators (space, no-break space, narrow no-break space, apostrophe, or the other of
+    ',' '.') must group digits by three, once per number, and the decimal separator must be the
+    layout's: '1.234,56' in a layout that writes '1,234.56' is refused, never read as 1.23456.
     """
     if value is None:
         return None
@@ -278,16 +293,28 @@ def parse_number(value, decimal: str = ".") -> float | None:
     text = str(value).strip().replace("\u00a0", " ").replace("\u202f", " ")
     if text.lower() in EMPTY:
         return None
-    thousands = "." if decimal == "," else ","
-    for sep in (" ", "'", thousands):
-        text = text.replace(sep, "")
-    if decimal == ",":
-        text = text.replace(",", ".")
-    if text.startswith("+"):
-        text = text[1:]
-    if not _NUMBER.match(text):
-        raise BadValue(f"not a number: {value!r}")
-    return float(text)
+    other = "." if decimal == "," else ","
+    sign = ""
+    if text[:1] in "+-":
+        sign, text = ("-" if text[0] == "-" else ""), text[1:].strip()
+    whole, _, fraction = text.partition(decimal)
+    if fraction and not fraction.isdigit():
+        raise BadValue(f"not a number with the layout's decimal separator {decimal!r}")
+    separators = {c for c in whole if not c.isdigit()}
+    if not separators:
+        digits = whole
+    elif len(separators) == 1 and separators <= {" ", "'", other} and _grouped(whole, separators.pop()):
+        digits = "".join(c for c in whole if c.isdigit())
+    else:
+        raise BadValue(f"not a number with the layout's separators (decimal {decimal!r})")
+    if not digits:
+        raise BadValue("not a number")
+    return float(f"{sign}{digits}.{fraction or 0}")
+
+
+def _grouped(whole: str, separator: str) -> bool:
+    head, *groups = whole.split(separator)
+    return 1 <= len(head) <= 3 and head.isdigit() and all(len(g) == 3 and g.isdigit() for g in groups)
 
 
 def parse_count(value, decimal: str = ".") -> int | None:
@@ -295,23 +322,32 @@ def parse_count(value, decimal: str = ".") -> int | None:
     if number is None:
         return None
     if number != int(number):
-        raise BadValue(f"not a whole count: {value!r}")
+        raise BadValue("not a whole count")
+    text = str(value)
+    # A count written '1.000' in a layout whose decimal is '.' is one thousand in Danish or Swedish
+    # settings: refuse to guess.
+    if isinstance(value, str) and decimal in text and len(text.rsplit(decimal, 1)[1].strip()) == 3:
+        raise BadValue(f"ambiguous count: {decimal!r} followed by three digits may be a thousands separator")
     return int(number)
 
 
-def parse_identifier(value) -> str | None:
-    """An id as the text it is; a float or exponent form would be a different id, so it is refused."""
+_DECIMAL_ID = re.compile(r"\d+\.\d*")
+
+
+def parse_identifier(value, numeric: bool = False) -> str | None:
+    """An id as the text it is; a float or exponent form would be a different id, so it is refused.
+
+    ``numeric``: the platform's ids are whole numbers, so '12345.0' is a float rendering of one.
+    """
     if value is None:
         return None
     if isinstance(value, float):
-        if not value.is_integer():
-            raise LossyValue("identifier carried as a floating-point number")
-        value = int(value)
+        raise LossyValue("identifier carried as a floating-point number")
     text = str(value).strip()
     if text.lower() in EMPTY:
         return None
-    if _LOSSY_ID.fullmatch(text):
-        raise LossyValue("identifier in a floating-point (exponent) form")  # the value itself is not repeated
+    if _LOSSY_ID.fullmatch(text) or (numeric and _DECIMAL_ID.fullmatch(text)):
+        raise LossyValue("identifier in a floating-point form")  # the value itself is not repeated
     return text
 
 
@@ -320,7 +356,7 @@ def parse_flag(value) -> int | None:
     if not text:
         return None
     if text not in ("0", "1"):
-        raise BadValue(f"not 0 or 1: {value!r}")
+        raise BadValue("not 0 or 1")
     return int(text)
 
 
@@ -336,7 +372,7 @@ def read_cell(column: Column, raw, decimal: str = "."):
     if kind == "number":
         return parse_number(raw, decimal)
     if kind == "identifier":
-        return parse_identifier(raw)
+        return parse_identifier(raw, column.numeric)
     if kind == "flag":
         return parse_flag(raw)
     text = None if raw is None else str(raw).strip()

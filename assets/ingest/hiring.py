@@ -277,8 +277,12 @@ def read_xlsx_table(path: Path, layouts) -> Table:
         book.close()
 
 
-def _num(value) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+def _num(value):
+    """An Excel number as its text when it is a whole number a float holds exactly; otherwise the float
+    itself, so that an identifier column refuses it (a float id is lossy) and a number column reads it."""
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 2 ** 53):
+        return str(int(value))
+    return value
 
 
 __all__ = ["parse_hiring", "candidate_key", "channel_of", "ATS", "TEMPLATE", "decode", "normalise_header"]

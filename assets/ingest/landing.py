@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIXES: dict[str, tuple[str, ...]] = {
-    "reach": (".csv", ".csv.gz", ".tsv", ".txt"),
+    "reach": (".csv", ".csv.gz", ".tsv"),
     "visitors": (".csv", ".csv.gz", ".parquet"),
     "hiring": (".csv", ".xlsx"),
     "reference": (".csv",),

@@ -158,9 +158,13 @@ def _account(table: Table) -> str:
     return ""
 
 
+# A title line that is a date range, and nothing else (an account name with a dash is not one).
+_DATE_RANGE = re.compile(r"^[A-Za-z]+ \d{1,2}, \d{4} - [A-Za-z]+ \d{1,2}, \d{4}$")
+
+
 def _title_span(table: Table) -> str:
     """The report's own date range from its title lines, when it states one."""
-    start = end = None
+    start = end = ranged = None
     for line in table.title_lines:
         text = line.strip().strip('"')
         low = text.lower()
@@ -168,10 +172,12 @@ def _title_span(table: Table) -> str:
             start = text.split(":", 1)[1].strip()
         elif low.startswith("report end:"):
             end = text.split(":", 1)[1].strip()
-        elif " - " in text and any(ch.isdigit() for ch in text):
-            return text
+        elif ranged is None and _DATE_RANGE.match(text):  # Google's "September 1, 2020 - September 30, 2020"
+            ranged = text
     if start or end:
         return f"{start}..{end}"
+    if ranged:
+        return ranged
     if table.layout is META and table.records:
         idx = table.index()
         first = table.records[0][1]

@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from assets.ingest.common import first_row, RejectedFile, decode, sniff_delimiter
-from assets.ingest.contract import EMAIL_MARKER, EMAIL_PATTERN, LOSSY_ID_PATTERN, PHONE_MARKER, PHONE_PATTERN, layout, sql_date
+from assets.ingest.contract import EMPTY, EMAIL_MARKER, EMAIL_PATTERN, LOSSY_ID_PATTERN, PHONE_MARKER, PHONE_PATTERN, layout, sql_date
 
 GA4 = layout("ga4_sessions")
 
@@ -332,7 +332,7 @@ def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
                  END AS ga_session_id,
                  regexp_full_match(user_pseudo_id, '{LOSSY_ID_PATTERN}')
                    OR regexp_full_match(ga_session_id_raw, '{LOSSY_ID_PATTERN}|[0-9]+[.][0-9]*') AS lossy,
-                 TRY_CAST(engaged_raw AS INTEGER) AS engaged_session
+                 CASE WHEN engaged_raw IN ('0', '1') THEN engaged_raw::INTEGER END AS engaged_session
           FROM raw
         )
         SELECT *, _record + 2 AS line_number,
@@ -340,7 +340,7 @@ def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
             WHEN lossy AND regexp_full_match(user_pseudo_id, '{LOSSY_ID_PATTERN}') THEN 'user_pseudo_id'
             WHEN lossy THEN 'ga_session_id'
             WHEN event_date IS NULL THEN 'event_date'
-            WHEN coalesce(user_pseudo_id, '') = '' THEN 'user_pseudo_id'
+            WHEN coalesce(lower(user_pseudo_id), '') IN ({EMPTY_SQL}) THEN 'user_pseudo_id'
             WHEN ga_session_id IS NULL THEN 'ga_session_id'
             WHEN engaged_session IS NULL OR engaged_session NOT IN (0, 1) THEN 'engaged_session'
           END AS bad_column
@@ -364,6 +364,9 @@ def _reject_lossy_parquet_types(path: Path, con: duckdb.DuckDBPyConnection, cols
             raise RejectedFile(path, None, column.name, f"identifier column stored as {declared}: the export's "
                                "types are lossy (ids must be text or integers), re-export the ids as text")
 
+
+# The contract's empty-cell tokens ('', '--', 'n/a', ...), as a SQL list: an id written so is no id.
+EMPTY_SQL = ", ".join("'" + token.replace("'", "''") + "'" for token in sorted(EMPTY))
 
 _CAMPAIGN_DAYS = (
     "SELECT CAST(unnest(generate_series(start_date::TIMESTAMP, end_date::TIMESTAMP, INTERVAL 1 DAY)) AS DATE) AS day, "
