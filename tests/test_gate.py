@@ -29,6 +29,8 @@ def digest(path) -> str:
     ("reach", "linkedin_clicks_above_impressions.csv", "clicks", "clicks <= impressions"),
     ("hiring", "hiring_hire_before_application.xlsx", "hire_date", "hire_date >= applied_on"),
     ("hiring", "hiring_unknown_organisation.csv", "org_id", "the organisation is in the register"),
+    ("reach", "linkedin_date_outside_periods.csv", "period", "a row with a campaign falls in one of its periods"),
+    ("reach", "linkedin_currency_without_rate.csv", "currency", "has a rate in ref.fx_rates"),
 ])
 def test_a_bad_row_is_quarantined_and_everything_else_publishes(published, source, name, column, rule):
     tmp, raw, env = published

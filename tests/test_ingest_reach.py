@@ -78,15 +78,22 @@ def test_rejected_files_name_file_line_and_column(attribution, name, line, colum
 
 @pytest.mark.parametrize("name, line, column, value, words", [
     ("linkedin_non_numeric_count.csv", 7, "Impressions", "lots", "not a number"),
-    ("linkedin_date_outside_periods.csv", 6, "Start Date (in UTC)", "2020-08-31", "outside every period"),
     ("linkedin_day_first_dates.csv", 6, "Start Date (in UTC)", "13/9/2020", "not a date"),
-    ("linkedin_currency_without_rate.csv", 6, "currency", "SEK", "no rate"),
 ])
 def test_bad_rows_are_quarantined_with_reason_and_accounted(attribution, name, line, column, value, words):
     parsed = parse_reach(REACH / name, attribution)
     assert len(parsed.rows) + len(parsed.quarantined) == parsed.data_lines
     q = parsed.quarantined[0]
     assert (q.line_number, q.column, q.value) == (line, column, value) and words in q.reason
+
+
+def test_rows_the_staged_suite_judges_are_staged_as_they_are(attribution):
+    """A date outside every period and a currency without a rate are the staged suite's rules alone:
+    the parser stages such rows (period or spend_eur empty) and the gate quarantines them."""
+    outside = parse_reach(REACH / "linkedin_date_outside_periods.csv", attribution)
+    assert [(r["campaign_id"], r["period"]) for r in outside.rows][0] == ("microbiome_signature", None)
+    no_rate = parse_reach(REACH / "linkedin_currency_without_rate.csv", attribution).rows[0]
+    assert (no_rate["currency"], no_rate["spend_eur"]) == ("SEK", None)
 
 
 def test_negative_count_is_staged_for_the_quality_gate(attribution):
