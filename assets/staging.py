@@ -198,7 +198,19 @@ def ingest_source(
                 summary.files.append(record_by_name(con, source, path, "duplicate", message, run_id))
             continue
         summary.files.append(_stage_one(con, source, path, digest, parse, run_id))
+    forget_removed(con, source, folder)
     return summary
+
+
+def forget_removed(con, source: str, folder: Path) -> int:
+    """Rejected or ignored files no longer in the landing folder become 'removed': data_issues and
+    the campaign pages stop listing them, and exports keeps their history."""
+    present = [str(p) for p in folder.iterdir()] if folder.exists() else []
+    gone = con.execute(
+        "UPDATE ingest.file_ledger SET status = 'removed', message = message || ' (no longer in the landing "
+        "folder)' WHERE source = ? AND status IN ('rejected', 'ignored') AND NOT list_contains(?, path) "
+        "RETURNING path", [source, present]).fetchall()
+    return len(gone)
 
 
 LEDGER_COLUMNS = ("file_hash", "source", "layout", "export_key", "path", "size_bytes", "data_lines", "rows_loaded",
@@ -244,6 +256,7 @@ def account_reference_folder(con, folder: Path, known: set[str], run_id: str | N
         outcome = record_by_name(con, "reference", entry.path, verdict, reason, run_id)
         if outcome.status != "unchanged":
             out.append(outcome)
+    forget_removed(con, "reference", folder)
     return out
 
 

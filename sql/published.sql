@@ -260,7 +260,7 @@ COMMENT ON TABLE exports IS 'One row per file seen in a landing folder, with its
 COMMENT ON COLUMN exports.file_name IS 'The file''s name when it was first seen.';
 COMMENT ON COLUMN exports.source IS 'Landing folder: reach, visitors, hiring or reference (stray files there).';
 COMMENT ON COLUMN exports.layout IS 'Recognised layout (from its header), e.g. meta_ads_manager; NULL when not recognised.';
-COMMENT ON COLUMN exports.status IS 'loaded, duplicate (same content as another file), superseded (by a corrected re-export), withdrawn, rejected (see message) or ignored (a temporary or system file).';
+COMMENT ON COLUMN exports.status IS 'loaded, duplicate (same content as another file), superseded (by a corrected re-export), withdrawn, rejected (see message), ignored (a temporary or system file) or removed (rejected or ignored, and since taken out of the landing folder).';
 COMMENT ON COLUMN exports.data_lines IS 'Data lines in the file (title lines, header, footers and empty lines excluded).';
 COMMENT ON COLUMN exports.rows_loaded IS 'Data lines staged and counted in the figures.';
 COMMENT ON COLUMN exports.rows_quarantined IS 'Data lines held back (see data_issues); they count nowhere.';

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS ingest.file_ledger (
     data_lines       BIGINT,
     rows_loaded      BIGINT,
     rows_quarantined BIGINT,
-    status           VARCHAR NOT NULL,   -- loaded | rejected | ignored | duplicate | superseded | withdrawn
+    status           VARCHAR NOT NULL,   -- loaded | rejected | ignored | duplicate | superseded | withdrawn | removed
     -- (ignored, duplicate and rejected-by-type entries are keyed by their path: assets/ingest/landing.py)
     message          VARCHAR,            -- why rejected (file, line, column) or what superseded it
     superseded_by    VARCHAR,

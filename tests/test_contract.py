@@ -248,3 +248,15 @@ def test_a_gzipped_reach_export_is_read(attribution, tmp_path):
     path.write_bytes(gzip.compress((REACH / "linkedin_campaign_performance.csv").read_bytes(), mtime=0))
     plain = parse_reach(REACH / "linkedin_campaign_performance.csv", attribution)
     assert [r["impressions"] for r in parse_reach(path, attribution).rows] == [r["impressions"] for r in plain.rows]
+
+
+def test_a_rejected_file_taken_out_of_the_folder_is_no_longer_an_issue(con, tmp_path):
+    raw = _land(tmp_path, "reach", ["notes.txt"], folder=FIXTURES / "stray" / "reach")
+
+    def parse(path):
+        raise AssertionError(f"{path.name} must not be parsed")
+
+    assert [f.status for f in staging.ingest_source(con, "reach", raw, parse).files] == ["rejected"]
+    (raw / "notes.txt").unlink()
+    staging.ingest_source(con, "reach", raw, parse)
+    assert con.execute("SELECT status, message FROM ingest.file_ledger").fetchall()[0][0] == "removed"
