@@ -39,7 +39,6 @@ import pandas as pd
 
 from assets import containment, gx_runner, provenance, staging
 from assets.graph import reference_data, staged_applications, staged_reach, staged_sessions
-from assets.ingest.contract import private_fields
 from assets.ingest.hiring import STAGES as APPLICATION_STAGES
 from assets.marts import AD_CHANNELS, ALL, CHANNELS, HIRE_EXCLUSIONS, KPIS, MART_TABLES, REACH_KEY
 from assets.marts import STAGES as FUNNEL_STAGES

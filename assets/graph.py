@@ -62,7 +62,7 @@ def _attribution(con) -> Attribution:
 
 
 # Never shown in the UI: pseudonymous ids and keys are still personal data under GDPR.
-NOT_PREVIEWED = private_fields() | {"file_hash", "candidate_ref"}
+NOT_PREVIEWED = private_fields() | {"file_hash"}
 
 
 def _preview(con, sql: str) -> dg.MetadataValue:

@@ -63,7 +63,7 @@ def _windows(periods: pd.DataFrame, campaigns: pd.DataFrame) -> pd.DataFrame:
     return periods.merge(window, on="campaign_id", how="left")
 
 
-def _targets(targets: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+def _targets(targets: pd.DataFrame) -> pd.DataFrame:
     period = targets["period"].where(targets["period"].notna(), ALL)  # an empty period means the whole campaign
     return targets.assign(campaign_period=targets["campaign_id"].astype(str) + "/" + period.astype(str))
 
@@ -83,7 +83,7 @@ def validate_reference(folder: Path) -> list:
         "period_windows": lambda: _windows(periods, campaigns),
         "period_overlaps": lambda: _overlaps(periods),
         "utm_codes": lambda: _codes(periods),
-        "kpi_targets": lambda: _targets(f["kpi_targets"], periods),
+        "kpi_targets": lambda: _targets(f["kpi_targets"]),
         "fx_rates": lambda: fx,
     }
     rules: list[Rule] = [

@@ -23,7 +23,7 @@ import polars as pl
 
 from assets.ingest.common import first_row, Parsed, RejectedFile, file_sha256
 from assets.ingest.contract import contract_fingerprint
-from assets.ingest.landing import SUFFIXES, landing, name_identity
+from assets.ingest.landing import landing, name_identity
 from assets.ingest.reach import REACH_COLUMNS
 from assets.ingest.hiring import APPLICATION_COLUMNS
 from assets.ingest.visitors import GA4, parse_visitors, release_visitor_tables

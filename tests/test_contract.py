@@ -213,8 +213,6 @@ def test_danish_and_swedish_phone_numbers_are_scrubbed(text):
 
 
 def test_empty_tokens_are_no_visitor_id_and_flags_are_0_or_1(con, tmp_path):
-    from conftest import FIXTURES as F  # noqa: F401 - same folder as the other visitor fixtures
-
     path = tmp_path / "sessions_tokens.csv"
     header = (VISITORS / "sessions_valid.csv").read_text().splitlines()[0]
     path.write_text(header + "\n"

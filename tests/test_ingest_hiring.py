@@ -120,7 +120,7 @@ def test_shifted_row_is_quarantined_without_its_values(attribution):
 
 
 def test_a_value_that_looks_like_an_email_is_never_quarantined_as_is():
-    from assets.ingest.common import safe_value
+    from assets.ingest.contract import safe_value
 
     assert "@" not in safe_value("someone@example.com")
     assert safe_value("Scandinavia") == "Scandinavia"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assets.ingest.common import RejectedFile, parse_count, parse_number
+from assets.ingest.common import RejectedFile
+from assets.ingest.contract import parse_count, parse_number
 from assets.ingest.reach import parse_reach
 from conftest import FIXTURES
 

@@ -12,22 +12,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 
-from assets.ingest.contract import (  # noqa: F401 - the typed readers live with the declarations
-    EMPTY,
-    BadValue,
-    Layout,
-    LossyValue,
-    normalise_header,
-    parse_count,
-    parse_number,
-    safe_value,
-)
+from assets.ingest.contract import Layout, normalise_header
 
 SOURCES = ("reach", "visitors", "hiring")
 
@@ -169,10 +158,6 @@ class Table:
         """Canonical column key -> cell index, through the layout's aliases (localised headers)."""
         return self.layout.resolve(self.header)[0]
 
-    @property
-    def header_currency(self) -> str | None:
-        """The currency a header cell names, e.g. Meta's 'Amount spent (EUR)'."""
-        return self.layout.resolve(self.header)[1]
 
 
 def read_table(

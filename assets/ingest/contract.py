@@ -146,10 +146,6 @@ class Layout:
     def by_field(self, name: str) -> Column:
         return next(c for c in self.columns if c.field == name)
 
-    @property
-    def personal(self) -> frozenset[str]:
-        """Columns whose values a quarantine row or a message never shows."""
-        return frozenset(c.key for c in self.columns if c.pii in ("personal", "identifier"))
 
 
 @cache
@@ -172,8 +168,9 @@ def layouts() -> dict[str, Layout]:
     return out
 
 
-# Keys the pipeline derives from personal data (HMACs of e-mails, application digests).
-DERIVED_PRIVATE = frozenset({"candidate_key", "application_key"})
+# Keys the pipeline derives from personal data (HMACs of e-mails, application digests, the register's
+# short candidate reference).
+DERIVED_PRIVATE = frozenset({"candidate_key", "application_key", "candidate_ref"})
 
 
 @cache

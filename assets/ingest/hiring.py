@@ -14,8 +14,6 @@ import re
 from pathlib import Path
 
 from assets.ingest.common import (
-    BadValue,
-    LossyValue,
     Parsed,
     Quarantined,
     RejectedFile,
@@ -26,7 +24,7 @@ from assets.ingest.common import (
     read_table,
     width_problem,
 )
-from assets.ingest.contract import layout, read_cell, safe_value
+from assets.ingest.contract import BadValue, LossyValue, layout, read_cell, safe_value
 from assets.ingest.reference import Attribution, country_code
 
 ATS = layout("ats_applications")

@@ -12,18 +12,15 @@ import re
 from pathlib import Path
 
 from assets.ingest.common import (
-    BadValue,
-    LossyValue,
     Parsed,
     Quarantined,
     RejectedFile,
     Table,
     cell,
     read_table,
-    safe_value,
     width_problem,
 )
-from assets.ingest.contract import Layout, layout, read_cell
+from assets.ingest.contract import BadValue, Layout, LossyValue, layout, read_cell, safe_value
 from assets.ingest.reference import Attribution
 
 LINKEDIN = layout("linkedin_campaign_performance")
@@ -59,9 +56,8 @@ def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -
     """Parses one reach export into canonical rows and quarantined lines."""
     table = read_table(path, LAYOUTS, text=text, is_footer=_is_footer)
     layout = table.layout
-    idx = table.index()
+    idx, header_currency = layout.resolve(table.header)  # the columns, and a currency the header names
     out = Parsed(layout=layout.name, data_lines=table.data_lines)
-    header_currency = table.header_currency
     spend = layout.by_field("spend")
     if spend.key not in idx:
         raise RejectedFile(path, table.header_line, spend.name, f"{layout.name} export has no {spend.name!r} column")
