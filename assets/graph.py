@@ -12,13 +12,19 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
-from assets import gx_runner, history, noop, provenance, publish, staging, visitor_scopes
+from assets.quality import gx_runner
+from assets.publish import history
+from assets.staging import noop
+from assets.marts import provenance
+from assets.publish import database
+from assets.staging import stage
+from assets.marts import visitor_scopes
 from assets.ingest.common import first_row
 from assets.ingest.contract import private_fields
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
-from assets.marts import MART_TABLES, build_marts, read_inputs
+from assets.marts.compute import MART_TABLES, build_marts, read_inputs
 from assets.report.asset import REPORT_ASSETS
 from pipelines.resources import TalentStore
 
@@ -42,9 +48,9 @@ def warehouse(store: TalentStore, context=None):
     """The warehouse connection for one asset; transient I/O errors ask Dagster for a retry."""
     settings = store.settings()
     try:
-        con = staging.connect(settings.warehouse)
+        con = stage.connect(settings.warehouse)
         try:
-            staging.ensure_schema(con)
+            stage.ensure_schema(con)
             yield con, settings
         finally:
             con.close()
@@ -99,22 +105,22 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
     """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
 
     Grain: one row per campaign / campaign period / organisation / target / currency.
-    Changing any of them (or the PII key, or staging.STAGING_RULES_VERSION)
+    Changing any of them (or the PII key, or stage.STAGING_RULES_VERSION)
     re-stages every export, since staged rows carry attribution computed from them.
     """
     gx_runner.start()  # the first run step: GX's import, in its worker, overlaps the loads
     with warehouse(store, context) as (con, settings):
         folder = settings.raw_dir / "reference"
-        reference = noop.reference_digest(folder, settings.key_fingerprint(), staging.STAGING_RULES_VERSION)
+        reference = noop.reference_digest(folder, settings.key_fingerprint(), stage.STAGING_RULES_VERSION)
         # Before any landing folder is listed: a file landing during this run makes the next night run.
         noop.record_run_start(con, context.run.run_id, noop.inputs_fingerprint(settings.raw_dir, reference))
         frames = read_reference(folder)
-        counts = staging.load_reference(con, frames)
+        counts = stage.load_reference(con, frames)
         provenance.record_reference_files(con, folder)  # their hashes: the register's "export", the publication's
-        restaged = staging.reset_if_inputs_changed(con, reference)
+        restaged = stage.reset_if_inputs_changed(con, reference)
         if restaged:
             context.log.info("reference data or PII key changed: every export will be parsed again")
-        strays = staging.account_reference_folder(con, folder, set(frames), context.run.run_id)
+        strays = stage.account_reference_folder(con, folder, set(frames), context.run.run_id)
         for outcome in strays:
             context.log.warning(outcome.message)
     return dg.MaterializeResult(
@@ -124,7 +130,7 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
 
 def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeResult:
     with warehouse(store, context) as (con, settings):
-        summary = staging.ingest_source(con, source, settings.raw_dir / source, parser and parser(con, settings),
+        summary = stage.ingest_source(con, source, settings.raw_dir / source, parser and parser(con, settings),
                                         run_id=context.run.run_id)
         for f in summary.files:
             if f.status == "rejected":
@@ -134,7 +140,7 @@ def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeR
                     f"{f.path}: {f.layout}, {f.data_lines} data lines = {f.rows_loaded} loaded + "
                     f"{f.rows_quarantined} quarantined"
                 )
-        table = staging.STAGED_TABLE[source]
+        table = stage.STAGED_TABLE[source]
         table_metadata = _table_metadata(con, table)
         quarantine = _preview(
             con,
@@ -223,7 +229,7 @@ MART_SPECS = [
 
 @dg.multi_asset(specs=MART_SPECS)
 def marts(context: dg.AssetExecutionContext, store: TalentStore):
-    """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts.py)."""
+    """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts/compute.py)."""
     with warehouse(store, context) as (con, _settings):
         # The per-visitor table takes the new sessions alone; `run --full` rebuilds it from all of them.
         scopes = visitor_scopes.refresh(con, full=context.run.tags.get(FULL_TAG) == "true")
@@ -259,10 +265,10 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
 
     Runs only when every blocking check upstream passed (write, audit, publish).
     The replaced version is kept as published.previous.duckdb, and every publication under
-    publications/ by its UTC time (assets/history.py, with its retention).
+    publications/ by its UTC time (assets/publish/history.py, with its retention).
     """
     with warehouse(store, context) as (con, settings):
-        paths = publish.Paths(settings.warehouse_dir)
+        paths = database.Paths(settings.warehouse_dir)
         built_by = first_row(con.execute("SELECT run_id FROM marts._build"))[0]
         if built_by != context.run.run_id:
             # Another run rebuilt the marts after this run's checks passed (or this run did not
@@ -271,7 +277,7 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
                 description=f"marts were built by run {built_by}, not by this run: not publishing; "
                 "the previous publication stays. Materialise the marts and publication in one run."
             )
-        stale = publish.clean_stale_candidates(settings.warehouse_dir)
+        stale = database.clean_stale_candidates(settings.warehouse_dir)
         if stale:
             context.log.warning(f"removed candidates left by an interrupted run: {stale}")
         facts = first_row(con.execute(
@@ -281,7 +287,7 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
         ))
         candidate = paths.candidate()
         published_at = datetime.now(timezone.utc).replace(tzinfo=None)
-        counts = publish.build_candidate(
+        counts = database.build_candidate(
             con,
             candidate,
             {
@@ -291,10 +297,10 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
                 "rows_staged": facts[1],
                 "rows_quarantined": facts[2],
                 "pii_key_fingerprint": settings.key_fingerprint(),
-                "staging_rules_version": staging.STAGING_RULES_VERSION,
+                "staging_rules_version": stage.STAGING_RULES_VERSION,
             },
         )
-        problems = publish.audit_candidate(candidate, con)
+        problems = database.audit_candidate(candidate, con)
         if problems:
             candidate.unlink(missing_ok=True)
             raise dg.Failure(
@@ -311,7 +317,7 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
             "summary": summary,
             "path": dg.MetadataValue.path(str(paths.published)),
             "kept_as": dg.MetadataValue.path(str(kept)),
-            "storage_version": publish.STORAGE_VERSION,
+            "storage_version": database.STORAGE_VERSION,
             **{f"rows_{k}": v for k, v in counts.items()},
         }
     )

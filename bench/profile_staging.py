@@ -3,7 +3,7 @@
     python bench/profile_staging.py RAW_DIR [--keep WAREHOUSE]
 
 Stages every file of RAW_DIR/visitors/ into a fresh warehouse (reference from
-RAW_DIR/reference/) exactly as a run does (staging.ingest_source), with every
+RAW_DIR/reference/) exactly as a run does (stage.ingest_source), with every
 statement on the connection timed; prints them by cost, and the time of the
 whole file. Also times the line count (the thread that numbers CSV lines) alone.
 """
@@ -59,18 +59,18 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, help="warehouse file to write (default: a temp file)")
     args = parser.parse_args()
 
-    from assets import staging
+    from assets.staging import stage
     from assets.ingest import visitors
     from assets.ingest.reference import read_reference
 
     path = args.keep or Path(tempfile.mkdtemp(prefix="profile_staging_")) / "warehouse.duckdb"
-    raw_con = staging.connect(path)
-    staging.ensure_schema(raw_con)
-    staging.load_reference(raw_con, read_reference(args.raw / "reference"))
+    raw_con = stage.connect(path)
+    stage.ensure_schema(raw_con)
+    stage.load_reference(raw_con, read_reference(args.raw / "reference"))
     con = TimedConnection(raw_con)
     for export in sorted((args.raw / "visitors").iterdir()):
         started = time.perf_counter()
-        outcome = staging._stage_one(con, "visitors", export, staging.file_sha256(export), None, "profile")
+        outcome = stage._stage_one(con, "visitors", export, stage.file_sha256(export), None, "profile")
         print(f"{export.name}: {outcome.status}, {outcome.rows_loaded:,} rows in {time.perf_counter() - started:.2f} s")
     total = sum(con.seconds.values())
     print(f"\nstatements: {total:.2f} s in all")

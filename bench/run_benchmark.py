@@ -411,7 +411,7 @@ def run(args: argparse.Namespace) -> int:
                         steps["incremental"].append(step_seconds(rep_dir / "dagster_home", m["run_id"]))
                     print(f"  [{rep}] incremental night: {m['wall_s']:.1f} s wall, {m['tree_rss_mib']:.0f} MiB")
                 if "noop" not in args.skip:
-                    # Nothing new since the last publication: the run must say so and skip (assets/noop.py).
+                    # Nothing new since the last publication: the run must say so and skip (assets/staging/noop.py).
                     m = measure(cli("run"), logs / f"noop_{rep}.log", env)
                     if "not running: nothing new" not in Path(m["log"]).read_text(errors="replace"):
                         raise SystemExit(f"the night with nothing new did not skip; see {m['log']}")

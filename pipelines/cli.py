@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "explain":
         return explain(args)
     if args.command == "history":
-        from assets import history
-        from assets.publish import Paths
+        from assets.publish import history
+        from assets.publish.database import Paths
 
         print("\n".join(history.describe(Paths(from_env().warehouse_dir))))
         return 0
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {key}: {value}")
         return 0
     if args.command == "rollback":
-        from assets import history
-        from assets.publish import Paths, rollback
+        from assets.publish import history
+        from assets.publish.database import Paths, rollback
 
         settings = from_env()
         paths = Paths(settings.warehouse_dir)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 def withdraw(export: str, reason: str) -> int:
     import duckdb
 
-    from assets.staging import connect, ensure_schema, withdraw as withdraw_export
+    from assets.staging.stage import connect, ensure_schema, withdraw as withdraw_export
 
     settings = from_env()
     if not settings.warehouse.exists():
@@ -133,15 +133,15 @@ def run(full: bool = False) -> int:
     with writer_lock(settings.warehouse_dir):
         if not full:
             # Decided before Dagster or Great Expectations is imported: a night with nothing new
-            # costs the interpreter, duckdb and a listing of the landing folders (assets/noop.py).
-            from assets.noop import nothing_new
+            # costs the interpreter, duckdb and a listing of the landing folders (assets/staging/noop.py).
+            from assets.staging.noop import nothing_new
 
             verdict = nothing_new(settings)
             if verdict.skip:
                 print(f"not running: {verdict.reason}")
                 print("(talent-pipeline run --full runs anyway and rebuilds everything)")
                 return 0
-        from assets import gx_runner
+        from assets.quality import gx_runner
 
         # The Great Expectations worker imports GX on the other core while this process imports
         # Dagster and the definitions and loads the exports; the checks then find it ready.
@@ -188,7 +188,7 @@ def print_summary(result, settings, elapsed: float) -> int:
     """Files, rows, checks and KPI results of the run; the exit code says whether it published."""
     import dagster as dg
 
-    from assets.staging import connect
+    from assets.staging.stage import connect
 
     materialised = set()
     failed_checks, warnings = [], []
@@ -271,15 +271,15 @@ def _publication(as_of: str | None) -> Path:
         if not settings.published.exists():
             raise FileNotFoundError(f"no published database yet at {settings.published}: run `talent-pipeline run`")
         return settings.published
-    from assets import history
-    from assets.publish import Paths
+    from assets.publish import history
+    from assets.publish.database import Paths
 
     return history.current_at(Paths(settings.warehouse_dir), history.parse_moment(as_of))
 
 
 def explain(args) -> int:
-    from assets.explain import ExplainError, explain as explain_figure
-    from assets.staging import connect
+    from assets.publish.explain import ExplainError, explain as explain_figure
+    from assets.staging.stage import connect
 
     try:
         path = _publication(args.as_of)
@@ -302,7 +302,7 @@ def explain(args) -> int:
 def query(sql: str, as_of: str | None = None) -> int:
     import duckdb
 
-    from assets.staging import connect
+    from assets.staging.stage import connect
 
     try:
         path = _publication(as_of)

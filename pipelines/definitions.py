@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.checks import CHECKS
-from assets.freshness import FRESHNESS_CHECKS
+from assets.quality.checks import CHECKS
+from assets.quality.freshness import FRESHNESS_CHECKS
 from assets.graph import ASSETS
 from pipelines.jobs import nightly_refresh
 from pipelines.resources import TalentStore

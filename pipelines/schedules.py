@@ -1,10 +1,10 @@
-"""Nightly materialisation of the whole graph, skipped when nothing changed (assets/noop.py)."""
+"""Nightly materialisation of the whole graph, skipped when nothing changed (assets/staging/noop.py)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from assets.noop import nothing_new
+from assets.staging.noop import nothing_new
 from pipelines.jobs import nightly_refresh
 from pipelines.settings import from_env
 
@@ -20,7 +20,7 @@ TIMEZONE = "Europe/Copenhagen"
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night at 02:00 Europe/Copenhagen: ingest new exports, check, publish, report. "
     "Skipped, with the reason on the tick, when no landing file, reference file, PII key or staging "
-    "rule changed since the last publication (assets/noop.py).",
+    "rule changed since the last publication (assets/staging/noop.py).",
 )
 def nightly_schedule(context: dg.ScheduleEvaluationContext):
     verdict = nothing_new(from_env())

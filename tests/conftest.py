@@ -33,11 +33,11 @@ def con():
     """An in-memory warehouse with the schema and the fixture reference data loaded."""
     import duckdb
 
-    from assets import staging
+    from assets.staging import stage
 
     c = duckdb.connect()
-    staging.ensure_schema(c)
-    staging.load_reference(c, read_reference(FIXTURES / "reference"))
+    stage.ensure_schema(c)
+    stage.load_reference(c, read_reference(FIXTURES / "reference"))
     yield c
     c.close()
 

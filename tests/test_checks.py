@@ -10,12 +10,13 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from assets import checks, staging
-from assets.checks import SUITES, Reference, reconcile, validate
-from assets.marts import build_marts, read_inputs
-from assets.provenance import build_audit
+from assets.quality import checks
+from assets.staging import stage
+from assets.quality.checks import SUITES, Reference, reconcile, validate
+from assets.marts.compute import build_marts, read_inputs
+from assets.marts.provenance import build_audit
 
-SQL_DIR = staging.SQL_DIR
+SQL_DIR = stage.SQL_DIR
 CANDIDATE_KEYS = ("cand-hmac-0001", "cand-hmac-0002", "cand-hmac-0003")
 VISITORS = ("visitor-123.456", "visitor-789.012")
 
@@ -321,8 +322,8 @@ def test_session_with_unknown_channel(ref):
 def funnel_rows() -> list[dict]:
     rows = []
     for period in ("p1", "p2", "all"):
-        for order, stage in enumerate(("impressions", "clicks", "unique_visitors", "applications", "hires"), 1):
-            rows.append({"campaign_id": "c1", "period": period, "channel": "all", "stage": stage,
+        for order, stage_name in enumerate(("impressions", "clicks", "unique_visitors", "applications", "hires"), 1):
+            rows.append({"campaign_id": "c1", "period": period, "channel": "all", "stage": stage_name,
                          "stage_order": order, "value": 10 - order, "step_conversion": 0.5 if order > 1 else None,
                          "overall_conversion": 0.1 if order > 1 else None})
     return rows
@@ -364,9 +365,9 @@ def _load(con, table: str, df: pd.DataFrame) -> None:
 def warehouse(ref):
     """An in-memory warehouse: reference, staged rows (one reach row re-delivered in a later file), marts."""
     con = duckdb.connect()
-    staging.ensure_schema(con)
+    stage.ensure_schema(con)
     D = date
-    staging.load_reference(con, {
+    stage.load_reference(con, {
         "campaigns": pl.DataFrame({"campaign_id": ["c1", "c2"], "name": ["Camp One", "Camp Two"],
                                    "start_date": [D(2020, 1, 1), D(2011, 1, 1)],
                                    "end_date": [D(2020, 12, 31), D(2011, 12, 31)],
@@ -505,7 +506,7 @@ def test_reconciliation_more_hires_than_applications(warehouse):
 
 def test_every_outcome_is_recorded(ref):
     con = duckdb.connect()
-    staging.ensure_schema(con)
+    stage.ensure_schema(con)
     rows = reach_rows()
     rows[0]["impressions"] = -1
     outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
@@ -653,7 +654,7 @@ def test_chunked_validation_counts_like_one_pass(warehouse, monkeypatch):
 
 def test_the_worker_process_judges_like_this_process(ref):
     """Great Expectations in its worker process (as in a run) gives the outcomes it gives in-process."""
-    from assets import gx_runner
+    from assets.quality import gx_runner
 
     rows = reach_rows()
     rows[0]["impressions"] = -1

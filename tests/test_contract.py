@@ -7,14 +7,14 @@ import shutil
 
 import pytest
 
-from assets import staging
+from assets.staging import stage
 from assets.ingest.common import RejectedFile
 from assets.ingest.contract import EMAIL_MARKER, PHONE_MARKER, layouts, looks_personal, scrub
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.landing import SUFFIXES
 from assets.ingest.reach import parse_reach
 from assets.ingest.visitors import parse_visitors
-from assets.reference_suite import validate_reference
+from assets.quality.reference_suite import validate_reference
 from conftest import FIXTURES, TEST_KEY
 
 REACH, VISITORS, HIRING = FIXTURES / "reach", FIXTURES / "visitors", FIXTURES / "hiring"
@@ -107,7 +107,7 @@ def test_every_file_in_a_landing_folder_gets_an_outcome(con, tmp_path, source):
     def parse(path):
         raise AssertionError(f"{path.name} must not be parsed")
 
-    summary = staging.ingest_source(con, source, raw, parse)
+    summary = stage.ingest_source(con, source, raw, parse)
     outcomes = {f.path.split("/")[-1]: (f.status, f.message) for f in summary.files}
     assert set(outcomes) == {p.name for p in stray.iterdir()}
     for name, (status, message) in outcomes.items():
@@ -117,13 +117,13 @@ def test_every_file_in_a_landing_folder_gets_an_outcome(con, tmp_path, source):
     ledger = con.execute("SELECT status, count(*) FROM ingest.file_ledger WHERE source = ? GROUP BY 1 ORDER BY 1",
                          [source]).fetchall()
     assert sum(n for _, n in ledger) == len(outcomes)
-    again = staging.ingest_source(con, source, raw, parse)
+    again = stage.ingest_source(con, source, raw, parse)
     assert {f.status for f in again.files} == {"unchanged"}
 
 
 def test_two_files_that_stage_nothing_never_supersede_each_other(con, tmp_path, attribution):
     raw = _land(tmp_path, "hiring", ["ats_nothing_staged_nordhavn.csv", "ats_nothing_staged_lund.csv"])
-    summary = staging.ingest_source(con, "hiring", raw,
+    summary = stage.ingest_source(con, "hiring", raw,
                                     lambda path: parse_hiring(path, attribution, TEST_KEY.encode()))
     assert [f.status for f in summary.files] == ["loaded", "loaded"]
     assert con.execute("SELECT status, data_lines, rows_loaded, rows_quarantined FROM ingest.file_ledger "
@@ -156,11 +156,11 @@ def test_a_stray_file_in_the_reference_folder_is_recorded(con, tmp_path):
     shutil.copy(FIXTURES / "stray" / "reference" / "notes.txt", folder / "notes.txt")
     (folder / "campaigns_old.csv").write_text("campaign_id\n")
     known = {p.stem for p in (FIXTURES / "reference").iterdir()}
-    outcomes = staging.account_reference_folder(con, folder, known, "r1")
+    outcomes = stage.account_reference_folder(con, folder, known, "r1")
     assert sorted((f.path.split("/")[-1], f.status) for f in outcomes) == [
         ("campaigns_old.csv", "rejected"), ("notes.txt", "rejected")]
     assert con.execute("SELECT count(*) FROM ingest.file_ledger WHERE source = 'reference'").fetchall() == [(2,)]
-    assert staging.account_reference_folder(con, folder, known, "r2") == []
+    assert stage.account_reference_folder(con, folder, known, "r2") == []
 
 
 @pytest.mark.parametrize("value, decimal, expected", [
@@ -254,7 +254,7 @@ def test_a_rejected_file_taken_out_of_the_folder_is_no_longer_an_issue(con, tmp_
     def parse(path):
         raise AssertionError(f"{path.name} must not be parsed")
 
-    assert [f.status for f in staging.ingest_source(con, "reach", raw, parse).files] == ["rejected"]
+    assert [f.status for f in stage.ingest_source(con, "reach", raw, parse).files] == ["rejected"]
     (raw / "notes.txt").unlink()
-    staging.ingest_source(con, "reach", raw, parse)
+    stage.ingest_source(con, "reach", raw, parse)
     assert con.execute("SELECT status, message FROM ingest.file_ledger").fetchall()[0][0] == "removed"

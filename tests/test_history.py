@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pytest
 
-from assets import history, publish
-from assets.publish import PUBLICATION_TABLE, PUBLISHED_TABLES
+from assets.publish import history
+from assets.publish import database
+from assets.publish.database import PUBLICATION_TABLE, PUBLISHED_TABLES
 from conftest import FIXTURES, landing, query
 from pipelines import cli
 from test_publish import VALID
@@ -33,10 +34,10 @@ def test_retention_keeps_the_last_days_and_the_last_of_each_month_before():
                                                   for ym in {(t.year, t.month) for t in nightly}}
 
 
-def _candidate(paths: publish.Paths, version: str, published_at: datetime):
+def _candidate(paths: database.Paths, version: str, published_at: datetime):
     candidate = paths.candidate()
     con = duckdb.connect(str(candidate))
-    con.execute((publish.SQL_DIR / "published.sql").read_text())
+    con.execute((database.SQL_DIR / "published.sql").read_text())
     con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
     con.execute("INSERT INTO publication (published_at, run_id) VALUES (?, ?)", [published_at, f"run-{version}"])
     con.execute("CHECKPOINT")
@@ -49,7 +50,7 @@ def _v(path) -> str:
 
 
 def test_every_publication_is_kept_and_rollback_reaches_any_of_them(tmp_path):
-    paths = publish.Paths(tmp_path)
+    paths = database.Paths(tmp_path)
     moments, kept = [], []
     for i, version in enumerate(("v1", "v2", "v3")):
         stamp = datetime(2026, 10, 13 + i, 2, 0)
@@ -64,17 +65,17 @@ def test_every_publication_is_kept_and_rollback_reaches_any_of_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="no publication was current"):
         history.current_at(paths, datetime(2020, 1, 1))
     # Plain rollback: as before, swaps with the previous one; again rolls forward.
-    publish.rollback(paths)
+    database.rollback(paths)
     history.after_rollback(paths)
     assert _v(paths.published) == "v2" and history.current_at(paths, now()) == kept[1]
-    publish.rollback(paths)
+    database.rollback(paths)
     history.after_rollback(paths)
     assert _v(paths.published) == "v3"
     # Any kept publication, by file or by the time it was current; plain rollback then returns.
     history.restore(paths, history.resolve(paths, kept[0].name))
     assert _v(paths.published) == "v1" and _v(paths.previous) == "v3"
     assert history.current_at(paths, moments[2]) == kept[2]  # the past stays as it was
-    publish.rollback(paths)
+    database.rollback(paths)
     assert _v(paths.published) == "v3"
     history.restore(paths, history.resolve(paths, moments[1].isoformat()))
     assert _v(paths.published) == "v2"
@@ -87,7 +88,7 @@ def test_every_publication_is_kept_and_rollback_reaches_any_of_them(tmp_path):
 
 
 def test_retention_removes_what_it_no_longer_keeps_but_never_the_current(tmp_path):
-    paths = publish.Paths(tmp_path)
+    paths = database.Paths(tmp_path)
     stamps = [datetime(2026, 1, 10), datetime(2026, 1, 20), datetime(2026, 2, 5), datetime(2026, 2, 6)]
     for i, stamp in enumerate(stamps):
         kept, removed = history.publish(_candidate(paths, f"v{i}", stamp), paths, stamp, None, retention_days=0)
@@ -126,7 +127,7 @@ def test_corrected_reexport_as_of_history_and_a_rebuilt_publication(tmp_path, pi
     new = query(pipeline_env.published, IMPRESSIONS)[0][0]
     assert new != old
 
-    paths = publish.Paths(pipeline_env.published.parent)
+    paths = database.Paths(pipeline_env.published.parent)
     assert query(history.current_at(paths, between), IMPRESSIONS) == [(old,)]
     assert query(history.current_at(paths, now()), IMPRESSIONS) == [(new,)]
     for moment, figure in ((between, old), (now(), new)):

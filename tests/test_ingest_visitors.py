@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import shutil
 
 import pytest
 
-from assets import staging
 from assets.ingest.common import RejectedFile
 from assets.ingest.visitors import parse_visitors
 from conftest import FIXTURES

@@ -10,18 +10,20 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets import checks, provenance, staging
+from assets.quality import checks
+from assets.marts import provenance
+from assets.staging import stage
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
-from assets.marts import HIRE_EXCLUSIONS, build_marts, read_inputs
+from assets.marts.compute import HIRE_EXCLUSIONS, build_marts, read_inputs
 from conftest import query
 from pipelines import cli
 from samplegen import generate_sample
 
 pytestmark = pytest.mark.slow
 
-# Written apart from assets/provenance.py: every published figure beside the sum of its contributions.
+# Written apart from assets/marts/provenance.py: every published figure beside the sum of its contributions.
 FIGURES_AND_CONTRIBUTIONS = """
 WITH figures AS (
     SELECT campaign_id, kpi, period, 'all' AS channel, result::DOUBLE AS figure FROM {db}kpi_scorecard
@@ -171,13 +173,13 @@ def test_explain_prints_the_figure_its_exports_and_the_register(sample_published
 def _stage_and_build(raw, key: bytes = b"test-key") -> duckdb.DuckDBPyConnection:
     """The graph's staging and marts, without Dagster or Great Expectations: an in-memory warehouse."""
     con = duckdb.connect()
-    staging.ensure_schema(con)
-    staging.load_reference(con, read_reference(raw / "reference"))
+    stage.ensure_schema(con)
+    stage.load_reference(con, read_reference(raw / "reference"))
     provenance.record_reference_files(con, raw / "reference")
     attribution = Attribution(read_reference(raw / "reference"))
-    staging.ingest_source(con, "reach", raw / "reach", lambda p: parse_reach(p, attribution))
-    staging.ingest_source(con, "visitors", raw / "visitors", None)
-    staging.ingest_source(con, "hiring", raw / "hiring", lambda p: parse_hiring(p, attribution, key))
+    stage.ingest_source(con, "reach", raw / "reach", lambda p: parse_reach(p, attribution))
+    stage.ingest_source(con, "visitors", raw / "visitors", None)
+    stage.ingest_source(con, "hiring", raw / "hiring", lambda p: parse_hiring(p, attribution, key))
     inputs = read_inputs(con)
     built = build_marts(inputs)
     built.update(provenance.build_audit(con, inputs, built))

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets import publish
+from assets.publish import database
 from conftest import VALID, cli_env, copy_publication, landing, query, talent  # noqa: F401 (re-exported)
 
 CHECKSUM = "SELECT (SELECT run_id FROM publication), (SELECT sum(coalesce(result, 0)) FROM kpi_scorecard), " \
@@ -60,33 +60,33 @@ def start_reader(tmp_path: Path, published: Path):
 
 
 def test_swap_keeps_previous_and_rollback_swaps_back(tmp_path):
-    paths = publish.Paths(tmp_path)
+    paths = database.Paths(tmp_path)
     for version in ("v1", "v2"):
         candidate = paths.candidate()
         con = duckdb.connect(str(candidate))
         con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
         con.close()
-        publish.swap_in(candidate, paths)
+        database.swap_in(candidate, paths)
     assert query(paths.published, "SELECT v FROM t") == [("v2",)]
     assert query(paths.previous, "SELECT v FROM t") == [("v1",)]
-    publish.rollback(paths)
+    database.rollback(paths)
     assert query(paths.published, "SELECT v FROM t") == [("v1",)]
-    publish.rollback(paths)
+    database.rollback(paths)
     assert query(paths.published, "SELECT v FROM t") == [("v2",)]
 
 
 def test_open_reader_keeps_its_snapshot_across_a_publication(tmp_path):
-    paths = publish.Paths(tmp_path)
+    paths = database.Paths(tmp_path)
     for i, version in enumerate(("old", "new")):
         candidate = paths.candidate()
         con = duckdb.connect(str(candidate))
         con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
         con.close()
         if i == 0:
-            publish.swap_in(candidate, paths)
+            database.swap_in(candidate, paths)
             reader = duckdb.connect(str(paths.published), read_only=True)
         else:
-            publish.swap_in(candidate, paths)
+            database.swap_in(candidate, paths)
     assert reader.execute("SELECT v FROM t").fetchall() == [("old",)]
     reader.close()
     assert query(paths.published, "SELECT v FROM t") == [("new",)]
@@ -165,15 +165,15 @@ def test_published_file_opens_in_the_managers_duckdb_cli(fixture_publication):
 
 
 def test_a_rollback_killed_between_its_renames_loses_no_version(tmp_path):
-    paths = publish.Paths(tmp_path)
+    paths = database.Paths(tmp_path)
     for version in ("v1", "v2"):
         con = duckdb.connect(str(paths.candidate()))
         con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
         con.close()
-        publish.swap_in(paths.candidate(), paths)
+        database.swap_in(paths.candidate(), paths)
     # The state rollback leaves if it dies after its first rename: v1 published, v2 under a swap name.
     os.link(paths.published, tmp_path / "published.duckdb.swap-999")
     os.replace(paths.previous, paths.published)
     assert query(paths.published, "SELECT v FROM t") == [("v1",)] and not paths.previous.exists()
-    publish.clean_stale_candidates(tmp_path)
+    database.clean_stale_candidates(tmp_path)
     assert query(paths.previous, "SELECT v FROM t") == [("v2",)]

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from assets import staging
+from assets.staging import stage
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
 from conftest import FIXTURES
@@ -33,15 +33,15 @@ def rows(con, sql):
 def test_same_file_under_two_names_is_loaded_once(con, parse, tmp_path):
     _copy("meta_decimal_comma.csv", tmp_path, mtime=1)
     _copy("meta_decimal_comma.csv", tmp_path, "meta (copy).csv", mtime=2)
-    summary = staging.ingest_source(con, "reach", tmp_path, parse)
+    summary = stage.ingest_source(con, "reach", tmp_path, parse)
     assert [f.status for f in summary.files] == ["loaded", "duplicate"]
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(2,)]
 
 
 def test_second_night_parses_nothing_unchanged(con, parse, tmp_path):
     _copy("meta_decimal_comma.csv", tmp_path)
-    staging.ingest_source(con, "reach", tmp_path, parse)
-    again = staging.ingest_source(con, "reach", tmp_path, parse)
+    stage.ingest_source(con, "reach", tmp_path, parse)
+    again = stage.ingest_source(con, "reach", tmp_path, parse)
     assert [f.status for f in again.files] == ["unchanged"]
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(2,)]
 
@@ -49,7 +49,7 @@ def test_second_night_parses_nothing_unchanged(con, parse, tmp_path):
 def _load_then_correct(con, parse, tmp_path):
     """Loads meta_sept.csv, then lands a corrected re-export of it (not yet loaded)."""
     original = _copy("meta_decimal_comma.csv", tmp_path, "meta_sept.csv", mtime=1)
-    staging.ingest_source(con, "reach", tmp_path, parse)
+    stage.ingest_source(con, "reach", tmp_path, parse)
     corrected = tmp_path / "meta_sept_corrected.csv"
     corrected.write_bytes(original.read_bytes().replace(b"12 345", b"12 400"))
     os.utime(corrected, ns=(2, 2))
@@ -58,7 +58,7 @@ def _load_then_correct(con, parse, tmp_path):
 
 def test_corrected_reexport_replaces_the_earlier_rows(con, parse, tmp_path):
     _load_then_correct(con, parse, tmp_path)
-    summary = staging.ingest_source(con, "reach", tmp_path, parse)
+    summary = stage.ingest_source(con, "reach", tmp_path, parse)
     assert [f.status for f in summary.files] == ["unchanged", "superseding"]
     assert rows(con, "SELECT sum(impressions), count(DISTINCT source_file) FROM staging.reach") == [(12400 + 1000, 1)]
     assert rows(con, "SELECT status FROM ingest.file_ledger ORDER BY loaded_at") == [("superseded",), ("loaded",)]
@@ -67,7 +67,7 @@ def test_corrected_reexport_replaces_the_earlier_rows(con, parse, tmp_path):
 def test_rejected_file_is_ledgered_and_the_others_load(con, parse, tmp_path):
     _copy("unknown_layout.csv", tmp_path, mtime=1)
     _copy("linkedin_campaign_performance.csv", tmp_path, mtime=2)
-    summary = staging.ingest_source(con, "reach", tmp_path, parse)
+    summary = stage.ingest_source(con, "reach", tmp_path, parse)
     assert [f.status for f in summary.files] == ["rejected", "loaded"]
     assert "unknown layout" in summary.files[0].message
     assert rows(con, "SELECT status, message LIKE 'unknown_layout.csv, line 1%' FROM ingest.file_ledger "
@@ -77,7 +77,7 @@ def test_rejected_file_is_ledgered_and_the_others_load(con, parse, tmp_path):
 def test_loaded_plus_quarantined_equals_data_lines(con, parse, tmp_path):
     for i, name in enumerate(["linkedin_non_numeric_count.csv", "meta_decimal_comma.csv", "google_ads_utf16.tsv"]):
         _copy(name, tmp_path, mtime=i)
-    staging.ingest_source(con, "reach", tmp_path, parse)
+    stage.ingest_source(con, "reach", tmp_path, parse)
     ledger = rows(con, "SELECT file_hash, data_lines, rows_loaded, rows_quarantined FROM ingest.file_ledger")
     for file_hash, data_lines, loaded, quarantined in ledger:
         assert loaded + quarantined == data_lines
@@ -88,19 +88,19 @@ def test_loaded_plus_quarantined_equals_data_lines(con, parse, tmp_path):
 
 def test_visitor_file_staged_with_lineage(con, tmp_path):
     shutil.copy(FIXTURES / "visitors" / "sessions_bad_values.csv", tmp_path / "s.csv")
-    summary = staging.ingest_source(con, "visitors", tmp_path, None)
+    summary = stage.ingest_source(con, "visitors", tmp_path, None)
     assert (summary.rows_loaded, summary.rows_quarantined) == (1, 3)
     assert rows(con, "SELECT source_file, line_number, layout FROM staging.sessions") == [("s.csv", 2, "ga4_sessions")]
 
 
 def test_reference_change_restages_everything(con, parse, tmp_path):
     _copy("meta_decimal_comma.csv", tmp_path)
-    assert staging.reset_if_inputs_changed(con, "v1") is False  # first version: nothing to redo
-    staging.ingest_source(con, "reach", tmp_path, parse)
-    assert staging.reset_if_inputs_changed(con, "v1") is False
-    assert staging.reset_if_inputs_changed(con, "v2") is True
+    assert stage.reset_if_inputs_changed(con, "v1") is False  # first version: nothing to redo
+    stage.ingest_source(con, "reach", tmp_path, parse)
+    assert stage.reset_if_inputs_changed(con, "v1") is False
+    assert stage.reset_if_inputs_changed(con, "v2") is True
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(0,)]
-    assert [f.status for f in staging.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded"]
+    assert [f.status for f in stage.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded"]
 
 
 def test_a_held_warehouse_lock_is_waited_out(tmp_path):
@@ -117,7 +117,7 @@ def test_a_held_warehouse_lock_is_waited_out(tmp_path):
     ), str(path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
-    con = staging.connect(path)
+    con = stage.connect(path)
     waited = time.monotonic() - started
     con.close()
     holder.wait()
@@ -134,7 +134,7 @@ def test_sharded_visitor_exports_over_the_same_days_all_load(con, tmp_path):
     (tmp_path / "part-0001.csv").write_text(part.replace(",1\n", ",0\n"))
     os.utime(tmp_path / "part-0000.csv", ns=(1, 1))
     os.utime(tmp_path / "part-0001.csv", ns=(2, 2))
-    summary = staging.ingest_source(con, "visitors", tmp_path, None)
+    summary = stage.ingest_source(con, "visitors", tmp_path, None)
     assert [f.status for f in summary.files] == ["loaded", "loaded"]
     assert rows(con, "SELECT count(*), count(DISTINCT source_file) FROM staging.sessions") == [(4, 2)]
 
@@ -142,37 +142,37 @@ def test_sharded_visitor_exports_over_the_same_days_all_load(con, tmp_path):
 def test_a_withdrawn_export_leaves_the_warehouse_and_stays_out(con, parse, tmp_path):
     kept = _copy("meta_decimal_comma.csv", tmp_path, mtime=1)
     bad = _copy("linkedin_non_numeric_count.csv", tmp_path, mtime=2)
-    staging.ingest_source(con, "reach", tmp_path, parse)
+    stage.ingest_source(con, "reach", tmp_path, parse)
     loaded = con.execute("SELECT rows_loaded, rows_quarantined FROM ingest.file_ledger WHERE path = ?",
                          [str(bad)]).fetchone()
     assert loaded[1] > 0  # the file has quarantined rows, which must go too
 
-    done = staging.withdraw(con, "linkedin_non_numeric_count.csv", "wrong account exported")
+    done = stage.withdraw(con, "linkedin_non_numeric_count.csv", "wrong account exported")
     assert (done.rows_removed, done.quarantine_removed) == loaded
     assert rows(con, "SELECT DISTINCT source_file FROM staging.reach") == [(kept.name,)]
     assert rows(con, "SELECT count(*) FROM staging.quarantine") == [(0,)]
     assert con.execute("SELECT status, message LIKE '%wrong account exported' FROM ingest.file_ledger "
                        "WHERE path = ?", [str(bad)]).fetchall() == [("withdrawn", True)]
     # Still in the landing folder: not parsed again, not even after a reference change re-stages the rest.
-    assert [f.status for f in staging.ingest_source(con, "reach", tmp_path, parse).files] == ["unchanged"] * 2
-    assert staging.reset_if_inputs_changed(con, "v1") is True
-    assert [f.status for f in staging.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded", "unchanged"]
+    assert [f.status for f in stage.ingest_source(con, "reach", tmp_path, parse).files] == ["unchanged"] * 2
+    assert stage.reset_if_inputs_changed(con, "v1") is True
+    assert [f.status for f in stage.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded", "unchanged"]
     assert rows(con, "SELECT DISTINCT source_file FROM staging.reach") == [(kept.name,)]
     with pytest.raises(ValueError, match="withdrawn, there is nothing to withdraw"):
-        staging.withdraw(con, str(bad), "again")
+        stage.withdraw(con, str(bad), "again")
     with pytest.raises(ValueError, match="no export with this content or name"):
-        staging.withdraw(con, "never_delivered.csv", "typo")
+        stage.withdraw(con, "never_delivered.csv", "typo")
 
 
 def test_withdrawing_a_correction_brings_back_what_it_replaced(con, parse, tmp_path):
     original, corrected = _load_then_correct(con, parse, tmp_path)
-    staging.ingest_source(con, "reach", tmp_path, parse)
+    stage.ingest_source(con, "reach", tmp_path, parse)
     digest = con.execute("SELECT file_hash FROM ingest.file_ledger WHERE status = 'loaded'").fetchone()[0]
 
-    done = staging.withdraw(con, digest[:12], "the correction was wrong")  # by hash prefix
+    done = stage.withdraw(con, digest[:12], "the correction was wrong")  # by hash prefix
     assert done.path == str(corrected) and done.restored == (str(original),)
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(0,)]
-    again = staging.ingest_source(con, "reach", tmp_path, parse)
+    again = stage.ingest_source(con, "reach", tmp_path, parse)
     assert [f.status for f in again.files] == ["loaded", "unchanged"]
     assert rows(con, "SELECT sum(impressions), any_value(source_file) FROM staging.reach") == [(12345 + 1000,
                                                                                                "meta_sept.csv")]

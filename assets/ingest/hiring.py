@@ -30,7 +30,6 @@ from assets.ingest.reference import Attribution, country_code
 ATS = layout("ats_applications")
 TEMPLATE = layout("hiring_template")
 LAYOUTS = (ATS, TEMPLATE)
-STAGES = ("applied", "screening", "interview", "offer", "hired", "rejected")
 
 APPLICATION_COLUMNS = (
     "application_key",
@@ -162,7 +161,7 @@ def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
         raise _Bad("id", None, "application id is empty")
     org_id, org_name = _organisation(record, idx, "organisation", attribution)
     # An unknown stage, or a hire without its date, is staged as it is: the staged suite's rules state
-    # both (assets/checks.py), and their failing rows are quarantined (assets/containment.py).
+    # both (assets/quality/checks.py), and their failing rows are quarantined (assets/quality/containment.py).
     stage = (cell(record, idx, "stage") or "").strip().lower()
     applied_on = _read(record, idx, ATS, "created_at")
     if applied_on is None:

@@ -82,8 +82,8 @@ def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -
         row["campaign_id"] = attribution.campaign_for(row["platform_campaign"], row["ad_set"])
         row["period"] = attribution.period_for(row["campaign_id"], row["date"])
         # A campaign's row dated outside its periods, or in a currency without a rate, is staged as it
-        # is: the staged suite's rules (assets/checks.py) are the one statement of both, and their
-        # failing rows are quarantined (assets/containment.py).
+        # is: the staged suite's rules (assets/quality/checks.py) are the one statement of both, and their
+        # failing rows are quarantined (assets/quality/containment.py).
         rate = attribution.fx.get(row["currency"])
         row["spend_eur"] = None if row["spend"] is None or rate is None else round(row["spend"] * rate, 2)
         row["line_number"] = line_number

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.publish import ACCOUNTING_TABLES, PUBLICATION_TABLE, PUBLISHED_TABLES
+from assets.publish.database import ACCOUNTING_TABLES, PUBLICATION_TABLE, PUBLISHED_TABLES
 from assets.report.labels import ALL, KPI_ORDER, SOURCE_KPIS, period_name, span
 
 

@@ -1,6 +1,6 @@
 """The report's words, colours and number formats: what every page and chart shares.
 
-Channels, stages and 'all' are the marts' own (assets/marts.py); only how
+Channels, stages and 'all' are the marts' own (assets/marts/compute.py); only how
 they are written for a reader lives here.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
-from assets.marts import AD_CHANNELS, ALL, CHANNELS, STAGE_KPI, STAGES
+from assets.vocabulary import AD_CHANNELS, ALL, CHANNELS, STAGE_KPI, STAGES
 
 __all__ = ["ALL", "CHANNELS", "STAGES", "STAGE_KPI", "PAID_CHANNELS"]
 

@@ -25,17 +25,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.marts import (
-    ALL,
-    FILE_ORDER,
-    MartInputs,
-    _by_scope,
-    campaign_applications,
-    classify_hires,
-    dedupe_applications,
-    dedupe_reach,
+from assets.marts.compute import (
+    FILE_ORDER, MartInputs, _by_scope, campaign_applications, classify_hires, dedupe_applications, dedupe_reach,
     organisation_members,
 )
+from assets.vocabulary import ALL
 
 SCOPE = ("campaign_id", "kpi", "period", "channel")
 EXPORT = ("source_file", "file_hash")

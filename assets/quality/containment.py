@@ -1,6 +1,6 @@
 """Containment: a staged row that fails a row-level rule is quarantined, not allowed to block everything.
 
-The staged suites (assets/checks.py) stay the one statement of each rule:
+The staged suites (assets/quality/checks.py) stay the one statement of each rule:
 Great Expectations judges the rows, and the rows it lists as failing are the
 ones moved here from the staged table into ``staging.quarantine``, with the
 file, line, column, the expectation that failed and its rule in words. They

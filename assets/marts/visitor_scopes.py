@@ -17,7 +17,7 @@ went down), or when asked (``talent-pipeline run --full``).
 Every exact distinct count the marts publish comes from it: a scope's visitors are the
 rows whose masks meet the scope's bits (rows with equal masks are counted together), so
 no count is a sum of smaller scopes' counts and no session is read twice a night.
-The reconciliation in assets/checks.py recounts from staging.sessions, apart from this.
+The reconciliation in assets/quality/checks.py recounts from staging.sessions, apart from this.
 """
 
 from __future__ import annotations
@@ -174,7 +174,8 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> None:
 
 def counts(con, t: Tables = STAGING):
     """marts.VisitorCounts of the masks in ``t``: every scope's and every week's exact distinct visitors."""
-    from assets.marts import ALL, VisitorCounts
+    from assets.marts.compute import VisitorCounts
+    from assets.vocabulary import ALL
 
     ensure(con, t)
     bits = con.sql(f"SELECT * FROM {t.bits}").pl()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.marts import ALL, HIRE_EXCLUSIONS, KPIS
+from assets.marts.compute import HIRE_EXCLUSIONS
+from assets.vocabulary import ALL, KPIS
 
 ALIASES = {"hires": "international_hires", "spend": "spend_eur", "visitors": "unique_visitors"}
 EXPLAINED_KPIS = (*KPIS, "spend_eur")

@@ -30,7 +30,7 @@ from assets.ingest.visitors import GA4, parse_visitors, release_visitor_tables
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 STAGED_TABLE = {"reach": "staging.reach", "visitors": "staging.sessions", "hiring": "staging.applications"}
 
 _SCHEMAS = {

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from assets.checks import FILE_LOCATION, Rule, _run_rules, at_least, between, in_set, not_null
+from assets.quality.checks import FILE_LOCATION, Rule, _run_rules, at_least, between, in_set, not_null
 from assets.ingest.reference import read_reference
-from assets.marts import ALL, KPIS
+from assets.vocabulary import ALL, KPIS
 
 TABLE = "reference"
 

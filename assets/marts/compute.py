@@ -25,23 +25,8 @@ from datetime import timedelta
 
 import polars as pl
 
-ALL = "all"
-DOMESTIC = ("DK", "SE")
-AD_CHANNELS = ("linkedin", "meta", "google_ads")
-CHANNELS = AD_CHANNELS + ("organic", "direct", "referral")
-STAGES = ("impressions", "clicks", "unique_visitors", "applications", "hires")
-KPIS = (
-    "impressions",
-    "clicks",
-    "unique_visitors",
-    "applications",
-    "international_hires",
-    "organisations_involved",
-    "organisations_established",
-)
-# The KPI each funnel stage is: the funnel's last stage is the international-hires KPI.
-STAGE_KPI = {"impressions": "impressions", "clicks": "clicks", "unique_visitors": "unique_visitors",
-             "applications": "applications", "hires": "international_hires"}
+from assets.vocabulary import AD_CHANNELS, ALL, CHANNELS, DOMESTIC, KPIS, STAGE_KPI, STAGES
+
 REACH_KEY = ("date", "channel", "platform_campaign", "ad_set", "platform_campaign_id")
 
 
@@ -535,7 +520,7 @@ def cost_per_outcome(inputs: MartInputs, values: pl.DataFrame | None = None) -> 
 
 
 # What the warehouse keeps in marts.* and publication copies: build_marts's tables, then the
-# audit trail beside them (assets/provenance.py build_audit).
+# audit trail beside them (assets/marts/provenance.py build_audit).
 AUDIT_TABLES = ("kpi_provenance", "hire_register")
 MART_TABLES = (
     "kpi_scorecard",
@@ -584,11 +569,11 @@ LOAD_ORDER = f"{FILE_ORDER}, s.line_number"
 def read_inputs(con) -> MartInputs:
     """Loads what the marts need from the warehouse, already narrowed in DuckDB.
 
-    Visitors arrive counted from staging.visitor_scopes (assets/visitor_scopes.py), brought
+    Visitors arrive counted from staging.visitor_scopes (assets/marts/visitor_scopes.py), brought
     up to the staged sessions first: every distinct count the marts publish, exact, without
     moving sessions out of DuckDB or reading a night's old sessions again.
     """
-    from assets import visitor_scopes
+    from assets.marts import visitor_scopes
 
     visitor_scopes.refresh(con)
     load_order = f"row_number() OVER (ORDER BY {LOAD_ORDER}) AS load_seq"
@@ -612,8 +597,8 @@ def count_visitors_in_duckdb(con, sessions: str = "staging.sessions") -> Visitor
     """``count_visitors`` of the attributed sessions in table ``sessions``, through per-visitor bit masks.
 
     The same masks and counting as the maintained staging.visitor_scopes
-    (assets/visitor_scopes.py), built once in temporary tables.
+    (assets/marts/visitor_scopes.py), built once in temporary tables.
     """
-    from assets import visitor_scopes
+    from assets.marts import visitor_scopes
 
     return visitor_scopes.count_once(con, sessions)

@@ -22,9 +22,9 @@ from pathlib import Path
 import duckdb
 
 from assets.ingest.common import first_row
-from assets.marts import FILE_ORDER, MART_TABLES
+from assets.marts.compute import FILE_ORDER, MART_TABLES
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 PUBLISHED = "published.duckdb"
 PREVIOUS = "published.previous.duckdb"
 # Written in an older storage format so that older DuckDB clients (the duckdb

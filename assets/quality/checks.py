@@ -37,11 +37,15 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from assets import containment, gx_runner, provenance, staging
+from assets.quality import containment
+from assets.quality import gx_runner
+from assets.marts import provenance
+from assets.staging import stage
 from assets.graph import reference_data, staged_applications, staged_reach, staged_sessions
-from assets.ingest.hiring import STAGES as APPLICATION_STAGES
-from assets.marts import AD_CHANNELS, ALL, CHANNELS, HIRE_EXCLUSIONS, KPIS, MART_TABLES, REACH_KEY
-from assets.marts import STAGES as FUNNEL_STAGES
+from assets.vocabulary import APPLICATION_STAGES
+from assets.marts.compute import HIRE_EXCLUSIONS, MART_TABLES, REACH_KEY
+from assets.vocabulary import AD_CHANNELS, ALL, CHANNELS, KPIS
+from assets.vocabulary import STAGES as FUNNEL_STAGES
 from pipelines.resources import TalentStore
 
 log = logging.getLogger(__name__)
@@ -105,7 +109,7 @@ class ExpectationOutcome:
     examples: tuple[str, ...]
     message: str
     check_name: str = ""
-    # Rows a row-level failure took out of the staged table into staging.quarantine (assets/containment.py).
+    # Rows a row-level failure took out of the staged table into staging.quarantine (assets/quality/containment.py).
     quarantined: int = 0
     # The failing rows' identities (file_hash, line_number, or a profile's group values), for containment.
     failing: object = field(default=None, compare=False, repr=False)
@@ -794,7 +798,7 @@ def validate(table_name: str, frame: pd.DataFrame, reference: Reference,
 
 # --- reconciliation of marts with staging ------------------------------------------------
 
-# Attributed reach rows de-duplicated exactly as assets/marts.py dedupe_reach does
+# Attributed reach rows de-duplicated exactly as assets/marts/compute.py dedupe_reach does
 # (latest load wins per date x channel x platform campaign x ad set), written
 # again in SQL so that the reconciliation does not share the code it checks.
 _REACH_DEDUPED = f"""
@@ -804,7 +808,7 @@ WHERE s.campaign_id IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in REACH_KEY)}
                            ORDER BY l.loaded_at DESC, s.file_hash DESC, s.line_number DESC) = 1
 """
-# One application per application_key, latest export wins (assets/marts.py dedupe_applications).
+# One application per application_key, latest export wins (assets/marts/compute.py dedupe_applications).
 _APPS_DEDUPED = """
 SELECT s.application_key, s.org_id, s.applied_on, s.campaign_id, s.channel
 FROM staging.applications s JOIN ingest.file_ledger l USING (file_hash)
@@ -1144,7 +1148,7 @@ def table_frames(con, table_name: str, reference: Reference,
 
 
 # Staged rows are validated once per file load: a night validates what it loaded, not the
-# history; rows that fail a row-level rule leave for the quarantine (assets/containment.py), and a
+# history; rows that fail a row-level rule leave for the quarantine (assets/quality/containment.py), and a
 # file stays pending only while a failure could not be contained.
 # Any change to this module (the suites) validates everything again.
 SUITE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
@@ -1254,7 +1258,7 @@ def profile_frames(con, table_name: str, reference: Reference,
 
 def validate_table(con, table_name: str, run_id: str | None = None) -> list[ExpectationOutcome]:
     """A table's suite on what it holds (a staged table: on the files loaded since their last passing
-    validation). A staged row that fails a row-level rule is quarantined (assets/containment.py)."""
+    validation). A staged row that fails a row-level rule is quarantined (assets/quality/containment.py)."""
     reference = Reference.from_warehouse(con)
     if table_name not in PARTITION_COLUMN:
         rows, sample = table_frames(con, table_name, reference)
@@ -1381,10 +1385,10 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
     def gate(context: dg.AssetCheckExecutionContext, store: TalentStore):
         selected = context.selected_asset_check_keys
         settings = store.settings()
-        con = staging.connect(settings.warehouse)
+        con = stage.connect(settings.warehouse)
         finish = None
         try:
-            staging.ensure_schema(con)
+            stage.ensure_schema(con)
             finish = prepare(con, selected) if prepare is not None else None
             for key, (check_name, run) in jobs.items():
                 if key not in selected:
@@ -1422,7 +1426,7 @@ def _suite_check(asset, table: str, blocks: str) -> tuple[dg.AssetCheckSpec, str
     return (dg.AssetCheckSpec(
         SUITE_CHECK, asset=asset, blocking=True,
         description=f"The expectation suite of {table}: columns and types, keys, accepted values, "
-        f"ranges and cross-column rules (assets/checks.py SUITES). Blocks {blocks}.",
+        f"ranges and cross-column rules (assets/quality/checks.py SUITES). Blocks {blocks}.",
     ), SUITE_CHECK, lambda con, run_id=None, _settings=None: validate_table(con, table, run_id))
 
 
@@ -1454,7 +1458,7 @@ def _mart_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
     for table in dict.fromkeys(r.table for r in RECONCILIATIONS):
         out.append((dg.AssetCheckSpec(
             RECONCILIATION_CHECK, asset=_MART_KEYS[table.split(".")[1]], blocking=True,
-            description=f"{table} agrees with the staged rows it was built from (assets/checks.py "
+            description=f"{table} agrees with the staged rows it was built from (assets/quality/checks.py "
             "RECONCILIATIONS). Blocks publication.",
         ), RECONCILIATION_CHECK, lambda con, run_id=None, _settings=None, t=table: reconcile(con, t)))
     return out
@@ -1467,9 +1471,9 @@ def _prefetch_for_marts(con, selected) -> Callable[[], None] | None:
 
 _MART_KEYS = {name: dg.AssetKey(["marts", name]) for name in MART_TABLES}
 def _reference_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
-    """The reference data's suite (assets/reference_suite.py): it blocks everything downstream."""
+    """The reference data's suite (assets/quality/reference_suite.py): it blocks everything downstream."""
     def run(con, run_id=None, settings=None):
-        from assets.reference_suite import validate_reference
+        from assets.quality.reference_suite import validate_reference
 
         return validate_reference(settings.raw_dir / "reference")
 
@@ -1477,7 +1481,7 @@ def _reference_checks() -> list[tuple[dg.AssetCheckSpec, str, Callable]]:
         SUITE_CHECK, asset=reference_data, blocking=True,
         description="The reference data's suite: unique ids, names, periods and utm codes, periods inside their "
         "campaign and not overlapping, start <= end, targets naming known campaigns, periods and KPIs, one "
-        "positive FX rate per currency (assets/reference_suite.py). Blocks everything downstream.",
+        "positive FX rate per currency (assets/quality/reference_suite.py). Blocks everything downstream.",
     ), SUITE_CHECK, run)]
 
 

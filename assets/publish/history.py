@@ -3,7 +3,7 @@
 Each audited candidate gets a second name in ``publications/``,
 ``published-<UTC time>.duckdb`` (a hard link: the very bytes managers query,
 checkpointed before the link, then made read-only), before it is swapped in as
-``published.duckdb`` exactly as before (assets/publish.py). ``events.jsonl`` in
+``published.duckdb`` exactly as before (assets/publish/database.py). ``events.jsonl`` in
 that folder records, one line each, when a file became the current publication
 (published, or restored by a rollback), so "the publication current at T" also
 knows about rollbacks. Retention: every publication of the last
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.publish import Paths, swap_in
+from assets.publish.database import Paths, swap_in
 
 FOLDER = "publications"
 EVENTS = "events.jsonl"
