@@ -24,7 +24,9 @@ from assets.ingest.contract import private_fields
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
-from assets.marts.compute import MART_TABLES, build_marts, read_inputs
+from assets.marts.build import build_marts
+from assets.marts.inputs import read_inputs
+from assets.marts.tables import MART_TABLES, write_marts
 from assets.report.asset import REPORT_ASSETS
 from pipelines.resources import TalentStore
 
@@ -221,7 +223,7 @@ MART_SPECS = [
         kinds={"polars", "duckdb"},
         owners=OWNERS,
         deps=[staged_reach, staged_sessions, staged_applications, reference_data],
-        description=f"marts.{name}: see the COMMENT ON TABLE {name} in sql/published.sql for its grain.",
+        description=f"marts.{name}: see the COMMENT ON TABLE {name} in sql/marts.sql for its grain.",
     )
     for name in MART_TABLES
 ]
@@ -229,7 +231,7 @@ MART_SPECS = [
 
 @dg.multi_asset(specs=MART_SPECS)
 def marts(context: dg.AssetExecutionContext, store: TalentStore):
-    """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts/compute.py)."""
+    """Every KPI mart, from one read of the staged tables (Polars transforms in assets/marts/)."""
     with warehouse(store, context) as (con, _settings):
         # The per-visitor table takes the new sessions alone; `run --full` rebuilds it from all of them.
         scopes = visitor_scopes.refresh(con, full=context.run.tags.get(FULL_TAG) == "true")
@@ -238,11 +240,9 @@ def marts(context: dg.AssetExecutionContext, store: TalentStore):
         inputs = read_inputs(con)
         frames = build_marts(inputs)
         frames.update(provenance.build_audit(con, inputs, frames))
+        write_marts(con, frames)  # into the tables sql/marts.sql declares: types, NOT NULL and keys enforced
         for name in MART_TABLES:
             frame = frames[name]
-            con.register("_mart", frame.to_arrow())
-            con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
-            con.unregister("_mart")
             metadata = _table_metadata(con, f"marts.{name}")
             if name == "kpi_scorecard":
                 metadata["table_1"] = dg.MetadataValue.md(

@@ -13,7 +13,9 @@ import pytest
 from assets.quality import checks
 from assets.staging import stage
 from assets.quality.checks import SUITES, Reference, reconcile, validate
-from assets.marts.compute import build_marts, read_inputs
+from assets.marts.build import build_marts
+from assets.marts.inputs import read_inputs
+from assets.marts.tables import write_marts
 from assets.marts.provenance import build_audit
 
 SQL_DIR = stage.SQL_DIR
@@ -399,10 +401,7 @@ def warehouse(ref):
     inputs = read_inputs(con)
     built = build_marts(inputs)
     built.update(build_audit(con, inputs, built))
-    for name, mart in built.items():
-        con.register("_mart", mart.to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
-        con.unregister("_mart")
+    write_marts(con, built)
     yield con
     con.close()
 
@@ -555,7 +554,7 @@ def test_suites_follow_the_sql_schemas():
     staged = _sql_columns("warehouse.sql")
     for table in ("staging.reach", "staging.sessions", "staging.applications"):
         assert SUITES[table].columns == staged[table]
-    published = _sql_columns("published.sql")
+    published = _sql_columns("marts.sql")
     for name in checks.MART_TABLES:
         assert SUITES[f"marts.{name}"].columns == published[name], name
 

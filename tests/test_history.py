@@ -37,7 +37,7 @@ def test_retention_keeps_the_last_days_and_the_last_of_each_month_before():
 def _candidate(paths: database.Paths, version: str, published_at: datetime):
     candidate = paths.candidate()
     con = duckdb.connect(str(candidate))
-    con.execute((database.SQL_DIR / "published.sql").read_text())
+    database.create_published_schema(con)
     con.execute(f"CREATE TABLE t AS SELECT '{version}' AS v")
     con.execute("INSERT INTO publication (published_at, run_id) VALUES (?, ?)", [published_at, f"run-{version}"])
     con.execute("CHECKPOINT")

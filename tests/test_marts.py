@@ -7,12 +7,17 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from assets.marts import compute
+from assets.marts import visitor_scopes
+from assets.marts.funnel import cost_per_outcome, funnel, kpi_scorecard, stage_values
+from assets.marts.hires import hires_over_time, hires_vs_target, time_to_hire
+from assets.marts.hiring import international_hires
+from assets.marts.inputs import MartInputs
+from assets.vocabulary import CHANNELS
 
 D = date
 
 
-def make_inputs(reach=(), visitors=(), applications=(), organisations=None, targets=()) -> compute.MartInputs:
+def make_inputs(reach=(), visitors=(), applications=(), organisations=None, targets=()) -> MartInputs:
     campaigns = pl.DataFrame(
         {"campaign_id": ["c1", "c2"], "name": ["Camp One", "Camp Two"],
          "start_date": [D(2020, 1, 1), D(2011, 1, 1)], "end_date": [D(2020, 12, 31), D(2011, 12, 31)],
@@ -38,7 +43,7 @@ def make_inputs(reach=(), visitors=(), applications=(), organisations=None, targ
                   "applied_on": pl.Date, "hire_date": pl.Date, "country_code": pl.String,
                   "campaign_id": pl.String, "channel": pl.String, "load_seq": pl.Int64}
     target_schema = {"campaign_id": pl.String, "kpi": pl.String, "period": pl.String, "target": pl.Float64}
-    return compute.MartInputs(
+    return MartInputs(
         campaigns=campaigns, periods=periods, organisations=orgs,
         targets=pl.DataFrame(list(targets), schema=target_schema, orient="row"),
         reach=pl.DataFrame(list(reach), schema=reach_schema, orient="row"),
@@ -67,7 +72,7 @@ def test_unique_visitors_are_distinct_per_scope_never_summed():
         ("c1", "p1", "linkedin", D(2020, 3, 2), "A"), ("c1", "p2", "linkedin", D(2020, 9, 7), "A"),
         ("c1", "p2", "organic", D(2020, 9, 7), "A"), ("c1", "p2", "direct", D(2020, 9, 7), "B"),
     ]
-    values = compute.stage_values(make_inputs(visitors=visitors)).filter(pl.col("stage") == "unique_visitors")
+    values = stage_values(make_inputs(visitors=visitors)).filter(pl.col("stage") == "unique_visitors")
 
     def value(period, channel):
         return values.filter((pl.col("period") == period) & (pl.col("channel") == channel))["value"].item()
@@ -90,7 +95,7 @@ def test_international_hire_rules():
         ("not_hired", "O1", "n", D(2020, 3, 5), None, "DE", "c1", "linkedin", 1),
     ]
     inputs = make_inputs(applications=apps, targets=[("c1", "international_hires", None, 3.0)])
-    score = compute.kpi_scorecard(inputs)
+    score = kpi_scorecard(inputs)
     assert kpi(score, "international_hires")["result"] == 3  # ok1, ok2, between_periods
     assert kpi(score, "international_hires", "p1")["result"] == 1
     assert kpi(score, "international_hires", "p2")["result"] == 1
@@ -106,13 +111,13 @@ def test_applications_counted_once_across_exports_and_inside_the_window():
         ("a3", "O1", "z", D(2020, 3, 6), None, "DE", None, "referral", 1),  # not the campaign's
     ]
     inputs = make_inputs(applications=apps)
-    score = compute.kpi_scorecard(inputs)
+    score = kpi_scorecard(inputs)
     assert kpi(score, "applications")["result"] == 1
     assert kpi(score, "international_hires")["result"] == 1  # the later export's state wins
 
 
 def test_organisation_kpis():
-    score = compute.kpi_scorecard(make_inputs())
+    score = kpi_scorecard(make_inputs())
     assert kpi(score, "organisations_involved")["result"] == 2  # joined on or before 2020-12-31
     assert kpi(score, "organisations_established")["result"] == 1  # 2020-01-01 inclusive; 2019-12-31 is not
 
@@ -121,12 +126,12 @@ def test_reach_duplicates_across_files_count_once_latest_wins():
     row = (D(2020, 3, 2), "meta", "c1", "p1", "u1 ads", "set", None)
     reach = [row + (100, 5, 10.0, 1), row + (120, 6, 12.0, 2),
              (D(2020, 3, 2), "linkedin", None, None, "brand", None, "9", 999, 9, 1.0, 3)]
-    score = compute.kpi_scorecard(make_inputs(reach=reach))
+    score = kpi_scorecard(make_inputs(reach=reach))
     assert kpi(score, "impressions")["result"] == 120 and kpi(score, "clicks")["result"] == 6
 
 
 def test_campaign_without_exports_has_null_results_not_zero():
-    score = compute.kpi_scorecard(make_inputs(reach=[(D(2020, 3, 2), "meta", "c1", "p1", "u1", None, None, 1, 1, 1.0, 1)]))
+    score = kpi_scorecard(make_inputs(reach=[(D(2020, 3, 2), "meta", "c1", "p1", "u1", None, None, 1, 1, 1.0, 1)]))
     assert kpi(score, "impressions", campaign="c2")["result"] is None
     assert kpi(score, "organisations_involved", campaign="c2")["result"] == 0  # the register still answers
     assert kpi(score, "impressions", "p2")["result"] == 0  # c1 has reach data, none in p2
@@ -136,7 +141,7 @@ def test_funnel_conversions():
     reach = [(D(2020, 3, 2), "linkedin", "c1", "p1", "u1", None, None, 1000, 100, 50.0, 1)]
     visitors = [("c1", "p1", "linkedin", D(2020, 3, 2), u) for u in "ABCDEFGHIJ"]
     apps = [hire("h1"), ("a2", "O1", "q", D(2020, 3, 5), None, "DE", "c1", "linkedin", 1)]
-    f = compute.funnel(make_inputs(reach=reach, visitors=visitors, applications=apps))
+    f = funnel(make_inputs(reach=reach, visitors=visitors, applications=apps))
     rows = f.filter((pl.col("campaign_id") == "c1") & (pl.col("period") == "p1") & (pl.col("channel") == "linkedin"))
     assert rows["value"].to_list() == [1000, 100, 10, 2, 1]
     assert rows["step_conversion"].to_list() == [None, 0.1, 0.1, 0.2, 0.5]
@@ -151,13 +156,13 @@ def test_hires_vs_target_and_over_time():
                                                                         hired=D(2020, 10, 1))]
     inputs = make_inputs(applications=apps, targets=[("c1", "international_hires", None, 4.0),
                                                       ("c1", "international_hires", "p1", 1.0)])
-    hvt = compute.hires_vs_target(inputs)
+    hvt = hires_vs_target(inputs)
     total = hvt.filter((pl.col("campaign_id") == "c1") & (pl.col("period") == "all") & (pl.col("organisation") == "all"))
     assert total.select("hires", "target", "pct_of_target").row(0) == (3, 4.0, 75.0)
     p1_org2 = hvt.filter((pl.col("period") == "p1") & (pl.col("organisation") == "Org Two"))
     assert p1_org2["hires"].item() == 1
     assert "Late Org" not in hvt["organisation"].to_list()  # joined after the campaign ended
-    weekly = compute.hires_over_time(inputs).filter(pl.col("campaign_id") == "c1")
+    weekly = hires_over_time(inputs).filter(pl.col("campaign_id") == "c1")
     assert weekly["cumulative_hires"].max() == 3 and weekly["hires"].sum() == 3
     assert weekly["week_start"].min() <= D(2020, 1, 1) and weekly["target"].unique().to_list() == [4.0]
 
@@ -165,7 +170,7 @@ def test_hires_vs_target_and_over_time():
 def test_cost_per_outcome():
     reach = [(D(2020, 3, 2), "linkedin", "c1", "p1", "u1", None, None, 1000, 100, 500.0, 1)]
     visitors = [("c1", "p1", "linkedin", D(2020, 3, 2), u) for u in "ABCDE"]
-    costs = compute.cost_per_outcome(make_inputs(reach=reach, visitors=visitors, applications=[hire("h1")]))
+    costs = cost_per_outcome(make_inputs(reach=reach, visitors=visitors, applications=[hire("h1")]))
     row = costs.filter((pl.col("period") == "all") & (pl.col("channel") == "linkedin")).row(0, named=True)
     assert (row["cost_per_click_eur"], row["cost_per_visitor_eur"], row["cost_per_hire_eur"]) == (5.0, 100.0, 500.0)
 
@@ -182,7 +187,7 @@ def test_visitor_counts_in_duckdb_equal_the_polars_rules():
 
     rng = random.Random(7)
     periods = [f"p{i:02d}" for i in range(14)] + [None]
-    channels = list(compute.CHANNELS)
+    channels = list(CHANNELS)
     rows = []
     for n in range(4000):
         campaign = rng.choice(["c1", "c2", "c3", None])
@@ -195,10 +200,10 @@ def test_visitor_counts_in_duckdb_equal_the_polars_rules():
     con = duckdb.connect()
     con.register("sessions_frame", sessions.to_arrow())
     con.execute("CREATE TABLE sessions AS SELECT * FROM sessions_frame")
-    counted = compute.count_visitors_in_duckdb(con, "sessions")
+    counted = visitor_scopes.count_once(con, "sessions")
     tuples = sessions.with_columns(week_start=pl.col("event_date").dt.truncate("1w")).select(
         "campaign_id", "period", "channel", "week_start", "user_pseudo_id").unique()
-    expected = compute.count_visitors(tuples)
+    expected = visitor_scopes.count_visitors(tuples)
     weeks_per_campaign = counted.weeks.group_by("campaign_id").len()["len"].max()
     assert counted.weeks["unique_visitors"].max() > 0 and weeks_per_campaign > 64  # one campaign, two mask words
     assert counted.scopes.sort(pl.all()).equals(expected.scopes.sort(pl.all()))
@@ -220,12 +225,12 @@ def test_time_to_hire_is_measured_on_the_counted_hires():
         hire("again", cand="h1", applied=D(2020, 9, 1), hired=D(2020, 12, 1)),  # h1 hired twice: first hire
     ]
     inputs = make_inputs(applications=apps)
-    counted = compute.international_hires(inputs).with_columns(
+    counted = international_hires(inputs).with_columns(
         days=(pl.col("hire_date") - pl.col("applied_on")).dt.total_days()
     )
-    tth = compute.time_to_hire(inputs)
+    tth = time_to_hire(inputs)
     # The scopes and head counts are hires_vs_target's, wherever it has hires.
-    hvt = compute.hires_vs_target(inputs).filter(pl.col("hires") > 0)
+    hvt = hires_vs_target(inputs).filter(pl.col("hires") > 0)
     assert sorted(tth.select("campaign_id", "period", "organisation", "hires").rows()) == sorted(
         hvt.select("campaign_id", "period", "organisation", "hires").rows()
     )

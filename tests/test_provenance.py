@@ -16,7 +16,10 @@ from assets.staging import stage
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
-from assets.marts.compute import HIRE_EXCLUSIONS, build_marts, read_inputs
+from assets.marts.build import build_marts
+from assets.marts.hiring import HIRE_EXCLUSIONS
+from assets.marts.inputs import read_inputs
+from assets.marts.tables import write_marts
 from conftest import query
 from pipelines import cli
 from samplegen import generate_sample
@@ -183,10 +186,7 @@ def _stage_and_build(raw, key: bytes = b"test-key") -> duckdb.DuckDBPyConnection
     inputs = read_inputs(con)
     built = build_marts(inputs)
     built.update(provenance.build_audit(con, inputs, built))
-    for name, frame in built.items():
-        con.register("_mart", frame.to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _mart")
-        con.unregister("_mart")
+    write_marts(con, built)
     return con
 
 

@@ -1,6 +1,6 @@
 """The marketing report: one offline HTML per campaign, numbers identical to the published tables.
 
-Built from a tiny published database made with sql/published.sql and hand-made
+Built from a tiny published database made with the published schema and hand-made
 rows (the sample's orders of magnitude: 23 million impressions, about 100 hires),
 plus one run of the real pipeline on the fixture exports.
 """
@@ -17,10 +17,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.publish import database
 from assets.report import asset, build, charts, data, labels, pages
 from conftest import landing, query
 
-SQL = Path(__file__).resolve().parent.parent / "sql" / "published.sql"
+ROOT = Path(__file__).resolve().parent.parent
 MSP = "microbiome_signature"
 MVWC = "medicon_valley_world_class"
 STAGES = ("impressions", "clicks", "unique_visitors", "applications", "hires")
@@ -72,10 +73,10 @@ def _funnel_rows(campaign_id: str, funnel: dict) -> list[tuple]:
 
 
 def make_published(path: Path) -> Path:
-    """A published database with sql/published.sql's schema and two hand-made campaigns."""
+    """A published database with the published schema (sql/marts.sql, sql/published.sql) and two hand-made campaigns."""
     con = duckdb.connect(str(path))
     try:
-        con.execute(SQL.read_text())
+        database.create_published_schema(con)
         con.executemany(
             "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -699,7 +700,7 @@ def test_templates_ship_with_the_package():
     """Every template is package data (a wheel without them renders nothing), and Jinja2 is a declared dependency."""
     import tomllib
 
-    config = tomllib.loads((SQL.parent.parent / "pyproject.toml").read_text())
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     package = Path(pages.__file__).parent
     declared = {p for pattern in config["tool"]["setuptools"]["package-data"]["assets.report"]
                 for p in package.glob(pattern)}

@@ -3,7 +3,7 @@
 Plain functions on the marts' inputs (no Dagster):
 
 - ``hire_register``: one row per hire seen in any export, counted or not, from
-  ``marts.classify_hires`` (the one home of the international-hires rule);
+  ``hiring.classify_hires`` (the one home of the international-hires rule);
 - ``kpi_provenance``: for every published figure (every kpi_scorecard row and every
   funnel / cost_per_outcome scope, period x channel incl. 'all'), the contribution of
   each export. Additive KPIs (impressions, clicks, spend_eur): the sum over the export's
@@ -25,21 +25,17 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.marts.compute import (
-    FILE_ORDER, MartInputs, _by_scope, campaign_applications, classify_hires, dedupe_applications, dedupe_reach,
-    organisation_members,
-)
+from assets.marts.hiring import campaign_applications, classify_hires, dedupe_applications
+from assets.marts.inputs import FILE_ORDER, MartInputs
+from assets.marts.organisations import organisation_members
+from assets.marts.reach import dedupe_reach
+from assets.marts.rollup import by_scope, scopes_sql
+from assets.marts.tables import columns
 from assets.vocabulary import ALL
 
-SCOPE = ("campaign_id", "kpi", "period", "channel")
 EXPORT = ("source_file", "file_hash")
 ORGANISATIONS_FILE = "organisations.csv"
 CANDIDATE_REF_CHARS = 10  # of the HMAC candidate key: short, pseudonymous, never a name or e-mail
-PROVENANCE_COLUMNS = (*SCOPE, *EXPORT, "rows_counted", "contribution")
-REGISTER_COLUMNS = (
-    "campaign_id", "organisation", "org_id", "candidate_ref", "applied_on", "hire_date", "period", "channel",
-    "country_code", "source_file", "file_hash", "line_number", "counted", "excluded_by",
-)
 
 
 # --- reference files: the organisations' "export" ---------------------------------------------
@@ -65,7 +61,7 @@ def hire_register(inputs: MartInputs, apps: pl.DataFrame | None = None) -> pl.Da
 def _register(classified: pl.DataFrame) -> pl.DataFrame:
     return classified.with_columns(
         candidate_ref=pl.col("candidate_key").str.slice(0, CANDIDATE_REF_CHARS),
-    ).select(REGISTER_COLUMNS).sort("campaign_id", "organisation", "hire_date", "source_file", "line_number",
+    ).select(columns("hire_register")).sort("campaign_id", "organisation", "hire_date", "source_file", "line_number",
                                     nulls_last=True)
 
 
@@ -84,14 +80,14 @@ def kpi_provenance(con: duckdb.DuckDBPyConnection, inputs: MartInputs, marts: di
         _visitor_part(con),
         _organisation_part(con, inputs),
     ]
-    out = pl.concat([p.select(PROVENANCE_COLUMNS) for p in parts if p.height], how="vertical_relaxed")
+    out = pl.concat([p.select(columns("kpi_provenance")) for p in parts if p.height], how="vertical_relaxed")
     return out.with_columns(pl.col("rows_counted").cast(pl.Int64), pl.col("contribution").cast(pl.Float64)).sort(
         "campaign_id", "kpi", "period", "channel", "source_file"
     )
 
 
 def _joined(value: pl.DataFrame, rows: pl.DataFrame, kpi: str) -> pl.DataFrame:
-    """Contribution and rows_counted per scope x export, both from ``_by_scope`` frames (value column)."""
+    """Contribution and rows_counted per scope x export, both from ``by_scope`` frames (value column)."""
     keys = ["campaign_id", "period", "channel", *EXPORT]
     return (
         value.rename({"value": "contribution"})
@@ -103,9 +99,9 @@ def _joined(value: pl.DataFrame, rows: pl.DataFrame, kpi: str) -> pl.DataFrame:
 def _reach_parts(inputs: MartInputs, cost: pl.DataFrame) -> list[pl.DataFrame]:
     """Impressions, clicks and spend of each export's rows that survive the marts' de-duplication."""
     reach = dedupe_reach(inputs.reach)
-    rows = _by_scope(reach, pl.len(), True, within=EXPORT)
-    out = [_joined(_by_scope(reach, pl.col(c).sum(), True, within=EXPORT), rows, c) for c in ("impressions", "clicks")]
-    spend = _joined(_by_scope(reach, pl.col("spend_eur").sum(), True, within=EXPORT), rows, "spend_eur")
+    rows = by_scope(reach, pl.len(), within=EXPORT)
+    out = [_joined(by_scope(reach, pl.col(c).sum(), within=EXPORT), rows, c) for c in ("impressions", "clicks")]
+    spend = _joined(by_scope(reach, pl.col("spend_eur").sum(), within=EXPORT), rows, "spend_eur")
     out.append(_in_cents(spend, cost.select("campaign_id", "period", "channel", figure="spend_eur")))
     return out
 
@@ -134,8 +130,8 @@ def _application_part(inputs: MartInputs, apps: pl.DataFrame) -> pl.DataFrame:
     counted = campaign_applications(inputs, apps).select("application_key", "campaign_id", "period", "channel")
     staged = inputs.applications.select("application_key", *EXPORT, "load_seq")
     first = staged.sort("load_seq").unique("application_key", keep="first").drop("load_seq")
-    value = _by_scope(counted.join(first, on="application_key"), pl.col("application_key").n_unique(), True, within=EXPORT)
-    rows = _by_scope(staged.join(counted, on="application_key"), pl.len(), True, within=EXPORT)
+    value = by_scope(counted.join(first, on="application_key"), pl.col("application_key").n_unique(), within=EXPORT)
+    rows = by_scope(staged.join(counted, on="application_key"), pl.len(), within=EXPORT)
     return _joined(value, rows, "applications")
 
 
@@ -143,17 +139,17 @@ def _hire_part(classified: pl.DataFrame) -> pl.DataFrame:
     """Each counted hire is credited to its counted register row's export (its first, by construction)."""
     counted = classified.filter(pl.col("counted"))
     behind = classified.filter(pl.col("application_key").is_in(counted["application_key"].implode()))
-    value = _by_scope(counted, pl.col("candidate_key").n_unique(), True, within=EXPORT)
-    return _joined(value, _by_scope(behind, pl.len(), True, within=EXPORT), "international_hires")
+    value = by_scope(counted, pl.col("candidate_key").n_unique(), within=EXPORT)
+    return _joined(value, by_scope(behind, pl.len(), within=EXPORT), "international_hires")
 
 
 def _visitor_part(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Each visitor of a scope is credited to the first visitor export (load order) with a session of it there.
 
     Counted in DuckDB, where the sessions are: one pass keeps each (campaign, period, channel,
-    visitor)'s first export, then the first over each roll-up's pairs (the scopes of
-    ``_by_scope``: per-period scopes leave out sessions outside every period). At 1M sessions
-    this takes about 1.7 s on a busy 2-core machine (GROUPING SETS took 2.6 s).
+    visitor)'s first export, then the first over each scope's pairs (``rollup.scopes_sql``, the
+    scopes of ``by_scope``). At 1M sessions this took about 1.7 s on a busy 2-core machine
+    with the scopes written out as UNION ALL (GROUPING SETS took 2.6 s).
     """
     files = (f"SELECT file_hash, regexp_extract(path, '[^/]+$') AS source_file, "
              f"row_number() OVER (ORDER BY {FILE_ORDER}) AS file_seq "
@@ -165,18 +161,9 @@ def _visitor_part(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             FROM staging.sessions s JOIN files f USING (file_hash)
             WHERE s.campaign_id IS NOT NULL GROUP BY ALL
         ),
-        scoped AS (
-            SELECT campaign_id, period, channel, file_seq FROM firsts WHERE period IS NOT NULL
-            UNION ALL
-            SELECT campaign_id, period, '{ALL}', min(file_seq) FROM firsts WHERE period IS NOT NULL
-            GROUP BY campaign_id, user_pseudo_id, period
-            UNION ALL
-            SELECT campaign_id, '{ALL}', channel, min(file_seq) FROM firsts GROUP BY campaign_id, user_pseudo_id, channel
-            UNION ALL
-            SELECT campaign_id, '{ALL}', '{ALL}', min(file_seq) FROM firsts GROUP BY campaign_id, user_pseudo_id
-        )
+        scoped AS ({scopes_sql("firsts", "min(file_seq)", within=("user_pseudo_id",))})
         SELECT campaign_id, period, channel, f.source_file, f.file_hash, count(*) AS value
-        FROM scoped JOIN files f USING (file_seq)
+        FROM scoped JOIN files f ON f.file_seq = scoped.value
         GROUP BY ALL
     """).pl()
     sessions = con.sql(f"""
@@ -184,7 +171,7 @@ def _visitor_part(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         SELECT s.campaign_id, s.period, s.channel, f.source_file, f.file_hash, count(*) AS sessions
         FROM staging.sessions s JOIN files f USING (file_hash) WHERE s.campaign_id IS NOT NULL GROUP BY ALL
     """).pl()
-    return _joined(value, _by_scope(sessions, pl.col("sessions").sum(), True, within=EXPORT), "unique_visitors")
+    return _joined(value, by_scope(sessions, pl.col("sessions").sum(), within=EXPORT), "unique_visitors")
 
 
 def _organisation_part(con: duckdb.DuckDBPyConnection, inputs: MartInputs) -> pl.DataFrame:

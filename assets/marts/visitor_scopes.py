@@ -26,7 +26,33 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from assets.marts.rollup import by_scope
+
 WORD = 64
+
+
+@dataclass
+class VisitorCounts:
+    """Exact distinct-visitor counts at every scope the marts publish.
+
+    ``scopes``: campaign_id, period, channel, value: one row per scope of assets/marts/rollup.py
+    (period | 'all') x (channel | 'all') that has visitors; ``weeks``: campaign_id, week_start,
+    unique_visitors.
+    """
+
+    scopes: pl.DataFrame
+    weeks: pl.DataFrame
+
+
+def count_visitors(visitors: pl.DataFrame) -> VisitorCounts:
+    """The same counts in Polars, from distinct (campaign_id, period, channel, week_start, user_pseudo_id)."""
+    attributed = visitors.filter(pl.col("campaign_id").is_not_null())
+    return VisitorCounts(
+        scopes=by_scope(attributed, pl.col("user_pseudo_id").n_unique()).with_columns(pl.col("value").cast(pl.Int64)),
+        weeks=attributed.group_by("campaign_id", "week_start").agg(
+            pl.col("user_pseudo_id").n_unique().cast(pl.Int64).alias("unique_visitors")
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -172,11 +198,12 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> None:
         con.execute("DROP TABLE IF EXISTS _vs_add")
 
 
-def counts(con, t: Tables = STAGING):
-    """marts.VisitorCounts of the masks in ``t``: every scope's and every week's exact distinct visitors."""
-    from assets.marts.compute import VisitorCounts
-    from assets.vocabulary import ALL
+def counts(con, t: Tables = STAGING) -> VisitorCounts:
+    """Every scope's and every week's exact distinct visitors, from the masks in ``t``.
 
+    A scope's members are its (period, channel) bits, grouped by ``rollup.by_scope``; its
+    visitors are the mask rows with any of them set.
+    """
     ensure(con, t)
     bits = con.sql(f"SELECT * FROM {t.bits}").pl()
     combos = bits.filter(pl.col("kind") == "pair").select("campaign_id", "period", "channel", "bit")
@@ -188,18 +215,13 @@ def counts(con, t: Tables = STAGING):
             f"SELECT campaign_id, {', '.join(pair_words)}, count(*) AS visitors FROM {t.scopes} GROUP BY ALL").pl()
         by_week = con.sql(
             f"SELECT campaign_id, {', '.join(week_words)}, count(*) AS visitors FROM {t.scopes} GROUP BY ALL").pl()
-        for (campaign_id,), masks in by_combo.group_by("campaign_id", maintain_order=True):
-            mine = combos.filter(pl.col("campaign_id") == campaign_id)
-            wanted = [(p, ch, mine.filter((pl.col("period") == p) & (pl.col("channel") == ch)))
-                      for p, ch in mine.filter(pl.col("period").is_not_null()).select("period", "channel").rows()]
-            wanted += [(p, ALL, mine.filter(pl.col("period") == p))
-                       for p in mine["period"].drop_nulls().unique().sort()]
-            wanted += [(ALL, ch, mine.filter(pl.col("channel") == ch)) for ch in mine["channel"].unique().sort()]
-            wanted += [(ALL, ALL, mine)]
-            for period, channel, members in wanted:
-                scopes.append((campaign_id, period, channel, _visitors_with_any(masks, members["bit"], "p")))
-        for (campaign_id,), masks in by_week.group_by("campaign_id", maintain_order=True):
-            per_bit = _visitors_per_bit(masks, week_words)
+        masks = {campaign_id: rows for (campaign_id,), rows in by_combo.group_by("campaign_id")}
+        members = by_scope(combos, pl.col("bit")).sort("campaign_id", "period", "channel")
+        for campaign_id, period, channel, scope_bits in members.rows():
+            if campaign_id in masks:
+                scopes.append((campaign_id, period, channel, _visitors_with_any(masks[campaign_id], scope_bits, "p")))
+        for (campaign_id,), week_masks in by_week.group_by("campaign_id", maintain_order=True):
+            per_bit = _visitors_per_bit(week_masks, week_words)
             for week_start, bit in weeks.filter(pl.col("campaign_id") == campaign_id).select(
                     "week_start", "bit").rows():
                 week_rows.append((campaign_id, week_start, per_bit[bit]))
@@ -211,7 +233,7 @@ def counts(con, t: Tables = STAGING):
     )
 
 
-def count_once(con, sessions: str):
+def count_once(con, sessions: str) -> VisitorCounts:
     """VisitorCounts of the attributed sessions in table ``sessions``, through masks in temporary tables."""
     t = Tables("_vs_once_scopes", "_vs_once_bits", "_vs_once_files", temporary=True)
     for table in (t.scopes, t.bits, t.files):

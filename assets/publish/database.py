@@ -1,8 +1,10 @@
 """Write, audit, publish: the managers' database is replaced whole, never edited in place.
 
 Each run builds ``published.candidate-<pid>.duckdb`` from the warehouse marts
-with sql/published.sql, checkpoints and fsyncs it, audits it through a
-read-only connection, then renames it over ``published.duckdb``. A rename is
+with sql/marts.sql (the mart tables, declared as the warehouse's marts schema has
+them) and sql/published.sql (the publication record, the accounting tables and
+the view table_1), checkpoints and fsyncs it, audits it through a read-only
+connection, then renames it over ``published.duckdb``. A rename is
 atomic: a manager's open connection keeps reading the old file (its inode),
 a new connection sees the new one, and a crash at any point leaves one valid
 file at that path. The replaced file is kept as ``published.previous.duckdb``
@@ -22,7 +24,9 @@ from pathlib import Path
 import duckdb
 
 from assets.ingest.common import first_row
-from assets.marts.compute import FILE_ORDER, MART_TABLES
+from assets.marts import tables
+from assets.marts.inputs import FILE_ORDER
+from assets.marts.tables import MART_TABLES
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 PUBLISHED = "published.duckdb"
@@ -98,6 +102,12 @@ def clean_stale_candidates(warehouse_dir: Path) -> list[str]:
     return removed
 
 
+def create_published_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """The published schema, empty, in the connection's current schema: the mart tables, then the rest."""
+    tables.create_tables(con)
+    con.execute((SQL_DIR / "published.sql").read_text())
+
+
 def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path, publication: dict) -> dict[str, int]:
     """Creates the published schema in a new file and fills it from marts.* on ``con``."""
     candidate.unlink(missing_ok=True)
@@ -106,7 +116,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path, publication
     home = first_row(con.execute("SELECT current_database()"))[0]
     try:
         con.execute("USE candidate")
-        con.execute((SQL_DIR / "published.sql").read_text())
+        create_published_schema(con)
         con.execute(f"USE {home}")
         counts = {}
         for table in PUBLISHED_TABLES:

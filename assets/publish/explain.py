@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.marts.compute import HIRE_EXCLUSIONS
+from assets.marts.hiring import HIRE_EXCLUSIONS
 from assets.vocabulary import ALL, KPIS
 
 ALIASES = {"hires": "international_hires", "spend": "spend_eur", "visitors": "unique_visitors"}

@@ -43,7 +43,9 @@ from assets.marts import provenance
 from assets.staging import stage
 from assets.graph import reference_data, staged_applications, staged_reach, staged_sessions
 from assets.vocabulary import APPLICATION_STAGES
-from assets.marts.compute import HIRE_EXCLUSIONS, MART_TABLES, REACH_KEY
+from assets.marts.hiring import HIRE_EXCLUSIONS
+from assets.marts.reach import REACH_KEY
+from assets.marts.tables import MART_TABLES
 from assets.vocabulary import AD_CHANNELS, ALL, CHANNELS, KPIS
 from assets.vocabulary import STAGES as FUNNEL_STAGES
 from pipelines.resources import TalentStore

@@ -1,6 +1,6 @@
 """The report's words, colours and number formats: what every page and chart shares.
 
-Channels, stages and 'all' are the marts' own (assets/marts/compute.py); only how
+Channels, stages and 'all' are the marts' own (assets/vocabulary.py); only how
 they are written for a reader lives here.
 """
 
