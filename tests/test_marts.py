@@ -7,12 +7,14 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from assets.marts import visitor_scopes
+from assets.marts import provenance, tables, visitor_scopes
+from assets.marts.build import build_marts
 from assets.marts.funnel import cost_per_outcome, funnel, kpi_scorecard, stage_values
 from assets.marts.hires import hires_over_time, hires_vs_target, time_to_hire
 from assets.marts.hiring import international_hires
 from assets.marts.inputs import MartInputs
-from assets.vocabulary import CHANNELS
+from assets.marts.rollup import by_scope, scopes_sql
+from assets.vocabulary import ALL, CHANNELS
 
 D = date
 
@@ -306,3 +308,118 @@ def test_time_to_hire_of_the_published_sample_equals_a_plain_recount(sample_publ
     assert published == expected
     # Its whole-campaign head count is the KPI's (102 for the bundled sample).
     assert [(c, n) for c, p, o, n, *_ in published if (p, o) == ("all", "all")] == kpi
+
+
+# --- the declared mart tables (sql/marts.sql) ------------------------------------------------
+
+
+def _marts_of(inputs: MartInputs) -> dict[str, pl.DataFrame]:
+    """Every mart of ``inputs``; kpi_provenance (which needs the warehouse) empty, as its declared table is."""
+    import duckdb
+
+    frames = build_marts(inputs)
+    frames["hire_register"] = provenance.hire_register(inputs)
+    scratch = duckdb.connect()
+    tables.create_tables(scratch)
+    frames["kpi_provenance"] = scratch.sql("FROM kpi_provenance").pl()
+    scratch.close()
+    return frames
+
+
+@pytest.fixture
+def mart_warehouse():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    apps = [hire("h1"), hire("h2", org="O2", applied=D(2020, 9, 3), hired=D(2020, 10, 1), seq=2),
+            hire("dk", country="DK", seq=3)]
+    reach = [(D(2020, 3, 2), "linkedin", "c1", "p1", "u1", None, None, 1000, 100, 50.0, 1)]
+    visitors = [("c1", "p1", "linkedin", D(2020, 3, 2), u) for u in "ABC"]
+    frames = _marts_of(make_inputs(reach=reach, visitors=visitors, applications=apps))
+    yield con, frames
+    con.close()
+
+
+def test_marts_are_written_into_their_declared_tables(mart_warehouse):
+    con, frames = mart_warehouse
+    counts = tables.write_marts(con, frames)
+    assert counts == {name: frames[name].height for name in tables.MART_TABLES}
+    assert counts["funnel"] > 0 and counts["hire_register"] == 3
+    declared = con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                           "WHERE schema_name = 'marts' ORDER BY table_name, column_index").fetchall()
+    assert declared == [(t, c, d) for t, cols in sorted(tables.declared().items()) for c, d in cols.items()]
+    keys = dict(con.execute("SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+                            "WHERE schema_name = 'marts' AND constraint_type = 'PRIMARY KEY'").fetchall())
+    assert set(keys) == set(tables.MART_TABLES)  # every mart has its grain as its key
+    assert keys["funnel"] == ["campaign_id", "period", "channel", "stage"]
+    # Written again, the tables are replaced, not appended to.
+    tables.write_marts(con, frames)
+    assert con.execute("SELECT count(*) FROM marts.funnel").fetchall() == [(counts["funnel"],)]
+
+
+def test_a_duplicate_key_fails_the_build_and_keeps_the_marts_before_it(mart_warehouse):
+    import duckdb
+
+    con, frames = mart_warehouse
+    tables.write_marts(con, frames)
+    before = con.execute("SELECT count(*) FROM marts.hires_vs_target").fetchall()
+    twice = {**frames, "hires_vs_target": pl.concat([frames["hires_vs_target"], frames["hires_vs_target"].head(1)])}
+    with pytest.raises(duckdb.ConstraintException, match="marts.hires_vs_target: .*[Dd]uplicate key"):
+        tables.write_marts(con, twice)
+    assert con.execute("SELECT count(*) FROM marts.hires_vs_target").fetchall() == before  # rolled back
+
+
+def test_a_null_where_the_declaration_allows_none_fails(mart_warehouse):
+    import duckdb
+
+    con, frames = mart_warehouse
+    unnamed = frames["hire_register"].with_columns(organisation=pl.lit(None, dtype=pl.String))
+    with pytest.raises(duckdb.ConstraintException, match="marts.hire_register: .*NOT NULL"):
+        tables.write_marts(con, {**frames, "hire_register": unnamed})
+
+
+def test_a_frame_unlike_its_declaration_fails_before_it_is_written(mart_warehouse):
+    con, frames = mart_warehouse
+    hvt, funnel_rows = frames["hires_vs_target"], frames["funnel"]
+    for name, wrong, message in [
+        ("hires_vs_target", hvt.with_columns(pl.col("hires").cast(pl.Float64)), "hires is DOUBLE, declared BIGINT"),
+        ("hires_vs_target", hvt.with_columns(pl.col("hires").cast(pl.String)), "hires is VARCHAR, declared BIGINT"),
+        ("funnel", funnel_rows.with_columns(pl.col("stage_order").cast(pl.Int64)), "is BIGINT, declared INTEGER"),
+        ("hires_vs_target", hvt.drop("pct_of_target"), "column pct_of_target is declared but not computed"),
+        ("hires_vs_target", hvt.with_columns(extra=pl.lit(1)), "column extra is computed but not declared"),
+    ]:
+        with pytest.raises(TypeError, match=f"marts.{name} does not match marts.sql: .*{message}"):
+            tables.write_marts(con, {**frames, name: wrong})
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall() == [(0,)]
+    with pytest.raises(ValueError, match="marts to write"):
+        tables.write_marts(con, {k: v for k, v in frames.items() if k != "funnel"})
+
+
+def test_every_mart_is_declared_in_marts_sql():
+    assert list(tables.declared()) == sorted(tables.MART_TABLES)
+    assert tables.columns("kpi_scorecard") == ["campaign_id", "kpi", "period", "target", "result", "pct_of_target",
+                                               "met"]
+
+
+# --- roll-ups ------------------------------------------------------------------------------------
+
+
+def test_the_sql_roll_up_has_the_scopes_and_values_of_the_polars_one():
+    import duckdb
+
+    rows = pl.DataFrame(
+        [("c1", "p1", "linkedin", "A"), ("c1", "p1", "meta", "A"), ("c1", "p2", "meta", "B"),
+         ("c1", None, "meta", "C"), ("c1", None, "direct", "A"), ("c2", "p1", "direct", "D")],
+        schema={"campaign_id": pl.String, "period": pl.String, "channel": pl.String, "user": pl.String},
+        orient="row",
+    )
+    polars = by_scope(rows, pl.col("user").n_unique()).with_columns(pl.col("value").cast(pl.Int64))
+    con = duckdb.connect()
+    con.register("rows_frame", rows.to_arrow())
+    sql = con.sql(scopes_sql("rows_frame", "count(DISTINCT user)")).pl()
+    assert sorted(sql.rows()) == sorted(polars.rows())
+    scopes = {(c, p, ch) for c, p, ch, _ in polars.rows()}
+    assert {("c1", ALL, "direct"), ("c1", "p1", ALL), ("c1", ALL, ALL), ("c2", "p1", "direct")} <= scopes
+    assert ("c1", None, "meta") not in scopes  # outside every period: only in the 'all' period
+    assert dict(((c, p, ch), v) for c, p, ch, v in polars.rows())[("c1", ALL, "meta")] == 3  # A, B, C: distinct

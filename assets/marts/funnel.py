@@ -46,8 +46,10 @@ def funnel(inputs: MartInputs, values: pl.DataFrame | None = None) -> pl.DataFra
     """
     values = stage_values(inputs) if values is None else values
     grid = (
-        scope_periods(inputs.campaigns, inputs.periods).join(pl.DataFrame({"channel": list(CHANNELS) + [ALL]}), how="cross")
-        .join(pl.DataFrame({"stage": list(STAGES), "stage_order": list(range(1, len(STAGES) + 1))}), how="cross")
+        scope_periods(inputs.campaigns, inputs.periods)
+        .join(pl.DataFrame({"channel": list(CHANNELS) + [ALL]}), how="cross")
+        .join(pl.DataFrame({"stage": STAGES, "stage_order": range(1, len(STAGES) + 1)},
+                           schema={"stage": pl.String, "stage_order": pl.Int32}), how="cross")
     )
     out = grid.join(values, on=["campaign_id", "period", "channel", "stage"], how="left")
     paid_only = pl.col("stage").is_in(["impressions", "clicks"]) & ~pl.col("channel").is_in(list(AD_CHANNELS) + [ALL])
@@ -78,7 +80,9 @@ def kpi_scorecard(inputs: MartInputs, values: pl.DataFrame | None = None) -> pl.
     totals = values.filter(pl.col("channel") == ALL).with_columns(
         kpi=pl.col("stage").replace_strict(stage_to_kpi)
     ).select("campaign_id", "kpi", "period", pl.col("value").alias("result"))
-    grid = scope_periods(inputs.campaigns, inputs.periods).join(pl.DataFrame({"kpi": list(stage_to_kpi.values())}), how="cross")
+    grid = scope_periods(inputs.campaigns, inputs.periods).join(
+        pl.DataFrame({"kpi": list(stage_to_kpi.values())}), how="cross"
+    )
     has_source = _campaigns_with_data(inputs)
     export_kpis = (
         grid.join(totals, on=["campaign_id", "kpi", "period"], how="left")

@@ -90,4 +90,6 @@ def time_to_hire(inputs: MartInputs, hires: pl.DataFrame | None = None) -> pl.Da
         pl.col("days").quantile(0.75, interpolation=QUANTILE_INTERPOLATION).alias("p75_days_to_hire"),
     ]
     out = by_scope(days, aggs, column="organisation")
-    return out.with_columns(pl.col("hires").cast(pl.Int64)).select(columns("time_to_hire")).sort("campaign_id", "period", pl.col("organisation") != ALL, "organisation")
+    return out.with_columns(pl.col("hires").cast(pl.Int64)).select(columns("time_to_hire")).sort(
+        "campaign_id", "period", pl.col("organisation") != ALL, "organisation"
+    )

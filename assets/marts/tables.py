@@ -33,7 +33,6 @@ MART_TABLES = (
 )
 MARTS_SQL = Path(__file__).resolve().parents[2] / "sql" / "marts.sql"
 SCHEMA = "marts"
-_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -68,57 +67,57 @@ def columns(table: str) -> list[str]:
 def write_marts(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Replaces every marts.* table by its declared table filled with its frame, in one transaction.
 
-    The tables are dropped and created again from sql/marts.sql each time, so the warehouse
-    always holds the current declaration (and no table made from an older one). Returns rows per table.
+    Each frame's columns and types are checked against the declaration first; then the
+    tables are dropped, created again from sql/marts.sql (so the warehouse never keeps a
+    table of an older declaration) and filled BY NAME. Any failure leaves the marts as
+    they were. Returns rows per table.
     """
     if set(frames) != set(MART_TABLES):
         raise ValueError(f"marts to write: {sorted(frames)}; MART_TABLES: {sorted(MART_TABLES)}")
     home, schema = con.execute("SELECT current_database(), current_schema()").fetchall()[0]
-    counts = {}
-    con.execute("BEGIN")
+    registered = []
     try:
         for name in MART_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{name}")
-        con.execute(f"USE {home}.{SCHEMA}")
+            view = f"_mart_{name}"
+            con.register(view, frames[name].to_arrow())
+            registered.append(view)
+            given = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {view})").fetchall())
+            problems = _mismatches(declared()[name], given)
+            if problems:
+                raise TypeError(f"marts.{name} does not match {MARTS_SQL.name}: " + "; ".join(problems))
+        con.execute("BEGIN")
         try:
-            create_tables(con)
-        finally:
-            con.execute(f"USE {home}.{schema}")
-        for name in MART_TABLES:
-            counts[name] = insert(con, f"{SCHEMA}.{name}", name, frames[name])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return counts
-
-
-def insert(con: duckdb.DuckDBPyConnection, target: str, name: str, frame: pl.DataFrame) -> int:
-    """INSERT BY NAME of ``frame`` into ``target`` (mart ``name``), after checking its columns and types."""
-    con.register("_mart", frame.to_arrow())
-    try:
-        given = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _mart)").fetchall())
-        problems = _mismatches(declared()[name], given)
-        if problems:
-            raise TypeError(f"marts.{name} does not match {MARTS_SQL.name}: " + "; ".join(problems))
-        try:
-            con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _mart")
-        except duckdb.ConstraintException as exc:  # a duplicate key or a NULL: name the mart
-            raise duckdb.ConstraintException(f"marts.{name}: {exc}") from exc
+            for name in MART_TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{name}")
+            con.execute(f'USE "{home}"."{SCHEMA}"')
+            try:
+                create_tables(con)
+            finally:
+                con.execute(f'USE "{home}"."{schema}"')
+            for name in MART_TABLES:
+                try:
+                    con.execute(f"INSERT INTO {SCHEMA}.{name} BY NAME SELECT * FROM _mart_{name}")
+                except duckdb.ConstraintException as exc:  # a duplicate key or a NULL: name the mart
+                    raise duckdb.ConstraintException(f"marts.{name}: {exc}") from exc
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
     finally:
-        con.unregister("_mart")
-    return frame.height
+        for view in registered:
+            con.unregister(view)
+    return {name: frames[name].height for name in MART_TABLES}
 
 
 def _mismatches(wanted: dict[str, str], given: dict[str, str]) -> list[str]:
     """What keeps a frame with ``given`` column types from being the table declared as ``wanted``.
 
-    A type must be the declared one, except that an all-NULL column (Polars' Null) fits any
-    type and an integer fits any integer column (DuckDB refuses a value out of its range).
+    A type must be the declared one (as DuckDB reads the frame's Arrow type), except that an
+    all-NULL column (Polars' Null dtype) fits any type: DuckDB's NOT NULL then decides.
     """
     out = [f"column {c} is declared but not computed" for c in wanted if c not in given]
     out += [f"column {c} is computed but not declared" for c in given if c not in wanted]
     for c, dtype in given.items():
-        if c in wanted and dtype != wanted[c] and dtype != '"NULL"' and not {dtype, wanted[c]} <= _INTEGERS:
+        if c in wanted and dtype not in (wanted[c], '"NULL"'):
             out.append(f"column {c} is {dtype}, declared {wanted[c]}")
     return out
