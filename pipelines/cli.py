@@ -107,7 +107,7 @@ def withdraw(export: str, reason: str) -> int:
         return 1
     with writer_lock(settings.warehouse_dir):
         try:
-            con = connect(settings.warehouse)
+            con = connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
         except duckdb.IOException as exc:
             print(f"cannot withdraw: the warehouse is busy ({exc}); try again when the run has finished",
                   file=sys.stderr)
@@ -149,12 +149,12 @@ def run(full: bool = False) -> int:
         default_dagster_home()
         import dagster as dg
 
-        from assets.graph import FULL_TAG
+        from assets.wrappers import FULL_TAG
         from pipelines.definitions import defs
         from pipelines.jobs import NIGHTLY_JOB
 
         started = time.monotonic()
-        job = defs.resolve_job_def(NIGHTLY_JOB)
+        job = defs().resolve_job_def(NIGHTLY_JOB)
         tags = {FULL_TAG: "true"} if full else {}
         try:
             with dg.DagsterInstance.get() as instance:

@@ -1,33 +1,36 @@
-"""The one resource every asset uses: where the exports land and where the warehouse lives."""
+"""The one resource every asset uses, `store`: its value is the plain `assets.settings.Settings`."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.settings import Settings, from_env
+from assets.settings import Settings
+from pipelines.settings import VARIABLES, parse, variables_set
 
 
-class TalentStore(dg.ConfigurableResource):
-    """Landing folders, warehouse folder, reports folder and the PII HMAC key.
+class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext):
+    """Landing, warehouse and reports folders, the PII HMAC key and the run's limits.
 
-    Values default from TALENT_RAW_DIR, TALENT_WAREHOUSE_DIR, TALENT_REPORTS_DIR
-    and TALENT_PII_KEY (see pipelines/settings.py); empty means "use the default".
+    Each field is the raw text of its TALENT_* variable (pipelines/settings.py VARIABLES); empty
+    means the repository's default. `from_env_vars()` backs every variable that is set with
+    `dg.EnvVar`, so its value is read when a run starts and never written into the run's config
+    (the PII key stays out of the UI). The assets receive the parsed Settings, not this class.
     """
 
     raw_dir: str = ""
     warehouse_dir: str = ""
     reports_dir: str = ""
     pii_key: str = ""
+    report_png: str = ""
+    retention_days: str = ""
+    freshness_days: str = ""
+    duckdb_memory_limit: str = ""
+    browser_path: str = ""
 
-    def settings(self) -> Settings:
-        base = from_env()
-        from pathlib import Path
+    @classmethod
+    def from_env_vars(cls) -> TalentStore:
+        return cls(**{name: dg.EnvVar(VARIABLES[name][0]) for name in sorted(variables_set())})
 
-        return Settings(
-            raw_dir=Path(self.raw_dir) if self.raw_dir else base.raw_dir,
-            warehouse_dir=Path(self.warehouse_dir) if self.warehouse_dir else base.warehouse_dir,
-            reports_dir=Path(self.reports_dir) if self.reports_dir else base.reports_dir,
-            pii_key=self.pii_key or base.pii_key,
-            report_png=base.report_png,
-            retention_days=base.retention_days,
-        )
+    def get_object_to_set_on_execution_context(self) -> Settings:
+        """What assets and checks receive as `store`: the parsed settings, nothing Dagster."""
+        return parse({name: getattr(self, name) for name in VARIABLES})

@@ -1,69 +1,75 @@
-"""Paths and secrets from the environment, with defaults inside the repository."""
+"""The one reader of the environment: every TALENT_* variable, its default and how it is parsed.
+
+`from_env()` reads them for the CLI, the schedule and the sensor; the Dagster resource
+(pipelines/resources.py) gets the same variables through `dg.EnvVar` fields and turns them
+into the same plain `assets.settings.Settings` with `parse()`. Unset or empty means the default.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+
+from assets.settings import Settings
+from assets.staging.stage import DEFAULT_MEMORY_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_PII_KEY = "development-only-talent-pii-key"
 log = logging.getLogger("talent")
 
-
-@dataclass(frozen=True)
-class Settings:
-    raw_dir: Path
-    warehouse_dir: Path
-    reports_dir: Path
-    pii_key: str
-    report_png: bool = False  # TALENT_REPORT_PNG=1: the report also writes PNG copies of its charts
-    retention_days: int = 90  # publications kept whole; before that, the last one of each month
-
-    @property
-    def warehouse(self) -> Path:
-        return self.warehouse_dir / "warehouse.duckdb"
-
-    @property
-    def published(self) -> Path:
-        return self.warehouse_dir / "published.duckdb"
-
-    @property
-    def using_dev_key(self) -> bool:
-        return self.pii_key == DEV_PII_KEY
-
-    def key_fingerprint(self) -> str:
-        """Identifies the HMAC key without revealing it (a key change re-keys every candidate)."""
-        return hmac.new(self.pii_key.encode(), b"fingerprint", hashlib.sha256).hexdigest()[:12]
-
-
-def _path(var: str, default: str) -> Path:
-    value = os.environ.get(var)
-    return Path(value).expanduser().resolve() if value else ROOT / default
+# Settings field -> (environment variable, default). The README's configuration table lists them.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "raw_dir": ("TALENT_RAW_DIR", "data/raw"),
+    "warehouse_dir": ("TALENT_WAREHOUSE_DIR", "data/warehouse"),
+    "reports_dir": ("TALENT_REPORTS_DIR", "reports"),
+    "pii_key": ("TALENT_PII_KEY", ""),  # empty: the development key, with a warning
+    "report_png": ("TALENT_REPORT_PNG", "0"),
+    "retention_days": ("TALENT_RETENTION_DAYS", "90"),
+    "freshness_days": ("TALENT_FRESHNESS_DAYS", "3"),
+    "duckdb_memory_limit": ("TALENT_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
+    "browser_path": ("BROWSER_PATH", ""),  # kaleido's own variable
+}
 
 
 def from_env() -> Settings:
-    key = os.environ.get("TALENT_PII_KEY", "")
+    return parse({name: os.environ.get(var, "") for name, (var, _) in VARIABLES.items()})
+
+
+def variables_set() -> set[str]:
+    """The Settings fields whose variable is set (non-empty) in this process's environment."""
+    return {name for name, (var, _) in VARIABLES.items() if os.environ.get(var, "").strip()}
+
+
+def parse(values: Mapping[str, str]) -> Settings:
+    """Settings from raw strings by field name; a missing or empty value takes its default."""
+    given = {name: (values.get(name) or "").strip() for name in VARIABLES}
+    raw = {name: given[name] or default for name, (_, default) in VARIABLES.items()}
+    key = raw["pii_key"]
     if not key:
         _warn_dev_key_once()
         key = DEV_PII_KEY
     return Settings(
-        raw_dir=_path("TALENT_RAW_DIR", "data/raw"),
-        warehouse_dir=_path("TALENT_WAREHOUSE_DIR", "data/warehouse"),
-        reports_dir=_path("TALENT_REPORTS_DIR", "reports"),
+        raw_dir=_path(given["raw_dir"], raw["raw_dir"]),
+        warehouse_dir=_path(given["warehouse_dir"], raw["warehouse_dir"]),
+        reports_dir=_path(given["reports_dir"], raw["reports_dir"]),
         pii_key=key,
-        report_png=os.environ.get("TALENT_REPORT_PNG", "0").strip().lower() in ("1", "true", "yes"),
-        retention_days=_int("TALENT_RETENTION_DAYS", 90),
+        report_png=raw["report_png"].lower() in ("1", "true", "yes"),
+        retention_days=_days("retention_days", raw["retention_days"]),
+        freshness_days=_days("freshness_days", raw["freshness_days"]),
+        duckdb_memory_limit=raw["duckdb_memory_limit"],
+        browser_path=raw["browser_path"],
     )
 
 
-def _int(var: str, default: int) -> int:
-    value = os.environ.get(var, "").strip()
-    if not value:
-        return default
+def _path(given: str, default: str) -> Path:
+    """A given path as the user meant it (relative to the working directory); a default inside the repo."""
+    return Path(given).expanduser().resolve() if given else ROOT / default
+
+
+def _days(name: str, value: str) -> int:
+    var = VARIABLES[name][0]
     try:
         number = int(value)
     except ValueError:

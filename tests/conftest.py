@@ -70,7 +70,7 @@ def pipeline_env(tmp_path, monkeypatch):
 
         monkeypatch.setenv("TALENT_RAW_DIR", str(raw))
         with dg.DagsterInstance.ephemeral() as instance:
-            return defs.resolve_job_def(NIGHTLY_JOB).execute_in_process(instance=instance, raise_on_error=False)
+            return defs().resolve_job_def(NIGHTLY_JOB).execute_in_process(instance=instance, raise_on_error=False)
 
     run.warehouse = warehouse / "warehouse.duckdb"
     run.published = warehouse / "published.duckdb"
@@ -178,7 +178,7 @@ def sample_run(tmp_path_factory):
     patch.setenv("TALENT_PII_KEY", "e2e-secret")
     try:
         with dg.DagsterInstance.ephemeral() as instance:
-            job = defs.resolve_job_def(NIGHTLY_JOB)
+            job = defs().resolve_job_def(NIGHTLY_JOB)
             first = job.execute_in_process(instance=instance, raise_on_error=False)
             published = root / "warehouse" / "published.duckdb"
             first_numbers = query(published, "SELECT * FROM kpi_scorecard ORDER BY ALL")

@@ -17,16 +17,17 @@ from pipelines.schedules import nightly_schedule
 
 
 def test_definitions_load_and_validate():
-    dg.Definitions.validate_loadable(defs)
-    job = defs.resolve_job_def("nightly_refresh")
-    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    job = definitions.resolve_job_def("nightly_refresh")
+    keys = {k.to_user_string() for k in definitions.resolve_all_asset_keys()}
     assert {"reference_data", "staged_reach", "staged_sessions", "staged_applications",
             "marts/kpi_scorecard", "marts/funnel", "published_database"} <= keys
     assert job.executor_def.name == "in_process"
 
 
 def test_every_asset_states_grain_owner_group_and_kind():
-    for spec in defs.resolve_all_asset_specs():
+    for spec in defs().resolve_all_asset_specs():
         assert spec.description and spec.owners and spec.group_name in {"ingest", "marts", "publish", "reports"}
         assert spec.kinds, spec.key
 

@@ -389,10 +389,9 @@ def test_partial_exports_mark_missing_stages_instead_of_zero(published, tmp_path
     assert list(charts.funnel_figure(campaign).data[0].text)[3:] == ["no exports", "no exports"]
 
 
-def test_png_failure_is_reported_not_raised(published, tmp_path, monkeypatch):
-    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-such-chromium"))
+def test_png_failure_is_reported_not_raised(published, tmp_path):
     reports = tmp_path / "reports"
-    summary = build.build_reports(published, reports, png=True)
+    summary = build.build_reports(published, reports, png=True, browser_path=str(tmp_path / "no-such-chromium"))
     assert summary["png"]["status"] == "failed"
     assert summary["png"]["error"]
     assert (reports / f"{MSP}.html").exists() and (reports / "index.html").exists()

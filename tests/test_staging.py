@@ -109,7 +109,7 @@ def test_a_held_warehouse_lock_is_waited_out(tmp_path):
     import sys
     import time
 
-    from assets.graph import is_transient
+    from assets.wrappers import is_transient
 
     path = tmp_path / "warehouse.duckdb"
     holder = subprocess.Popen([sys.executable, "-c", (

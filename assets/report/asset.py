@@ -5,7 +5,7 @@
 import dagster as dg
 
 from assets.report.build import build_reports, summary_markdown
-from pipelines.resources import TalentStore
+from assets.wrappers import OWNERS, STORE, settings_of
 
 
 class ReportConfig(dg.Config):
@@ -18,12 +18,13 @@ class ReportConfig(dg.Config):
 
 
 @dg.asset(
+    required_resource_keys={STORE},
     group_name="reports",
     kinds={"plotly", "html"},
-    owners=["team:data"],
+    owners=OWNERS,
     deps=[dg.AssetKey("published_database")],
 )
-def funnel_report(context: dg.AssetExecutionContext, config: ReportConfig, store: TalentStore) -> dg.MaterializeResult:
+def funnel_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.MaterializeResult:
     """reports/: one offline HTML report per campaign (<campaign_id>.html), index.html, data_dictionary.html.
 
     Grain: one file per campaign in the published database, charts of its funnel
@@ -33,9 +34,10 @@ def funnel_report(context: dg.AssetExecutionContext, config: ReportConfig, store
     dictionary comes from the published file's COMMENT ON text. PNG copies of
     each chart for slide decks in reports/<campaign_id>/. Reads published.duckdb only.
     """
-    settings = store.settings()
+    settings = settings_of(context)
     # Run config from the UI, or the settings' switch for `TALENT_REPORT_PNG=1 talent-pipeline run`.
-    summary = build_reports(settings.published, settings.reports_dir, png=config.png or settings.report_png)
+    summary = build_reports(settings.published, settings.reports_dir, png=config.png or settings.report_png,
+                            browser_path=settings.browser_path)
     context.log.info(f"wrote {len(summary['campaigns'])} campaign reports and {summary['index']}")
     if summary["png"]["status"] == "failed":
         context.log.warning(f"PNG export failed; the HTML reports were written: {summary['png']['error']}")

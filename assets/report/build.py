@@ -32,7 +32,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         raise
 
 
-def build_reports(published_path: Path, reports_dir: Path, png: bool = True) -> dict:
+def build_reports(published_path: Path, reports_dir: Path, png: bool = True, browser_path: str = "") -> dict:
     """Writes <campaign_id>.html per campaign, index.html and data_dictionary.html into ``reports_dir``.
 
     Reads only ``published_path`` (read-only). With ``png``, also writes
@@ -56,7 +56,7 @@ def build_reports(published_path: Path, reports_dir: Path, png: bool = True) -> 
     }
     if png:
         jobs = [(figures_by_campaign[cid][key], path) for cid, paths in png_targets.items() for key, path in paths.items()]
-        summary["png"] = export_pngs(jobs, reports_dir)
+        summary["png"] = export_pngs(jobs, reports_dir, browser_path)
     else:
         summary["png"] = {"requested": False, "status": "skipped", "files": 0, "error": None, "seconds": 0.0}
     png_ok = summary["png"]["status"] == "ok"

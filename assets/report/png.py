@@ -1,6 +1,7 @@
 """PNG copies of the charts for slide decks, rendered by kaleido in a headless Chromium.
 
-Debian's /usr/bin/chromium is used, or BROWSER_PATH (kaleido's own variable).
+Debian's /usr/bin/chromium is used, or the browser the caller names (BROWSER_PATH, read in
+pipelines/settings.py).
 A failed PNG export never stops the report: the HTML is written and the
 failure is returned in the summary.
 """
@@ -30,10 +31,10 @@ CHROMIUM_EXTRA_FLAGS = (
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 
 
-def chromium_path() -> str | None:
-    """BROWSER_PATH if set, else Debian's /usr/bin/chromium, else None (kaleido searches itself)."""
-    if os.environ.get("BROWSER_PATH"):
-        return os.environ["BROWSER_PATH"]
+def chromium_path(browser_path: str = "") -> str | None:
+    """``browser_path`` if given, else Debian's /usr/bin/chromium, else None (kaleido searches itself)."""
+    if browser_path:
+        return browser_path
     return str(DEBIAN_CHROMIUM) if DEBIAN_CHROMIUM.exists() else None
 
 
@@ -50,14 +51,14 @@ def _chromium_class():
     return OfflineChromium
 
 
-def export_pngs(jobs: list[tuple[go.Figure, Path]], workdir: Path) -> dict:
+def export_pngs(jobs: list[tuple[go.Figure, Path]], workdir: Path, browser_path: str = "") -> dict:
     """Renders every figure to PNG in one headless Chromium; returns a status, never raises.
 
     Files are rendered into ``workdir`` and renamed into place, so a failed
     export never leaves half-written PNGs at the published paths.
     """
     started = time.monotonic()
-    status = {"requested": True, "status": "ok", "files": 0, "error": None, "browser": chromium_path()}
+    status = {"requested": True, "status": "ok", "files": 0, "error": None, "browser": chromium_path(browser_path)}
     if not jobs:
         status.update(status="skipped", error="no charts to export")
         return status

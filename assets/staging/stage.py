@@ -10,7 +10,6 @@ the same transaction that inserts its own.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Callable
@@ -69,14 +68,15 @@ assert tuple(_SCHEMAS["reach"]) == REACH_COLUMNS and tuple(_SCHEMAS["hiring"]) =
 
 # DuckDB's buffer pool for the pipeline's writing connections; beyond it DuckDB spills to disk
 # (next to the warehouse). Its default, 80% of RAM, let a night at 10M sessions hold 2.8 GiB.
-MEMORY_LIMIT_ENV = "TALENT_DUCKDB_MEMORY_LIMIT"
+# TALENT_DUCKDB_MEMORY_LIMIT overrides it (pipelines/settings.py).
 DEFAULT_MEMORY_LIMIT = "1500MB"
 
 
-def connect(path: Path, read_only: bool = False, attempts: int = 20) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, read_only: bool = False, attempts: int = 20,
+            memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """Opens a DuckDB file, waiting out another process's lock instead of failing at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = {} if read_only else {"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT}
+    config = {} if read_only else {"memory_limit": memory_limit}
     delay = 0.1
     for attempt in range(attempts):
         try:

@@ -1,0 +1,149 @@
+"""The ingest assets: reference data and the three staged tables, thin wrappers around stage.py.
+
+raw exports -> reference_data, staged_reach, staged_sessions, staged_applications -> the staged
+quality gate (assets/quality/) -> marts (assets/marts/asset.py).
+"""
+
+# No `from __future__ import annotations`: Dagster reads the context and resource annotations at definition time.
+
+import dagster as dg
+
+from assets.ingest.hiring import parse_hiring
+from assets.ingest.reach import parse_reach
+from assets.ingest.reference import Attribution, read_reference
+from assets.marts import provenance
+from assets.quality import gx_runner
+from assets.settings import Settings
+from assets.staging import noop, stage
+from assets.wrappers import OWNERS, STORE, preview, settings_of, table_metadata, warehouse
+
+
+def _attribution(con) -> Attribution:
+    names = ("campaigns", "campaign_periods", "organisations", "kpi_targets", "fx_rates")
+    return Attribution({n: con.sql(f"SELECT * FROM ref.{n}").pl() for n in names})
+
+
+@dg.asset(
+    required_resource_keys={STORE},
+    group_name="ingest",
+    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+)
+def reference_data(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
+
+    Grain: one row per campaign / campaign period / organisation / target / currency.
+    Changing any of them (or the PII key, or stage.STAGING_RULES_VERSION)
+    re-stages every export, since staged rows carry attribution computed from them.
+    """
+    gx_runner.start()  # the first run step: GX's import, in its worker, overlaps the loads
+    settings = settings_of(context)
+    folder = settings.raw_dir / "reference"
+    with warehouse(settings, context) as con:
+        reference = noop.reference_digest(folder, settings.key_fingerprint(), stage.STAGING_RULES_VERSION)
+        # Before any landing folder is listed: a file landing during this run makes the next night run.
+        noop.record_run_start(con, context.run.run_id, noop.inputs_fingerprint(settings.raw_dir, reference))
+        frames = read_reference(folder)
+        counts = stage.load_reference(con, frames)
+        provenance.record_reference_files(con, folder)  # their hashes: the register's "export", the publication's
+        restaged = stage.reset_if_inputs_changed(con, reference)
+        if restaged:
+            context.log.info("reference data or PII key changed: every export will be parsed again")
+        strays = stage.account_reference_folder(con, folder, set(frames), context.run.run_id)
+        for outcome in strays:
+            context.log.warning(outcome.message)
+    return dg.MaterializeResult(
+        metadata={**{f"rows_{k}": v for k, v in counts.items()}, "restage_all": restaged}
+    )
+
+
+def _ingest(context, settings: Settings, source: str, parser) -> dg.MaterializeResult:
+    with warehouse(settings, context) as con:
+        summary = stage.ingest_source(con, source, settings.raw_dir / source, parser and parser(con, settings),
+                                      run_id=context.run.run_id)
+        for f in summary.files:
+            if f.status == "rejected":
+                context.log.error(f"rejected {f.message}")
+            elif f.status in ("loaded", "superseding"):
+                context.log.info(
+                    f"{f.path}: {f.layout}, {f.data_lines} data lines = {f.rows_loaded} loaded + "
+                    f"{f.rows_quarantined} quarantined"
+                )
+        table = stage.STAGED_TABLE[source]
+        metadata = table_metadata(con, table)
+        quarantine = preview(
+            con,
+            "SELECT source_file, line_number, column_name, value, reason FROM staging.quarantine "
+            f"WHERE source = '{source}' ORDER BY source_file, line_number LIMIT 10",
+        )
+        rejected = [f"{f.message}" for f in summary.files if f.status == "rejected"]
+    return dg.MaterializeResult(
+        metadata={
+            **summary.as_metadata(),
+            **metadata,
+            "rejected_files": dg.MetadataValue.md("\n".join(f"- {r}" for r in rejected) or "_none_"),
+            "quarantine_preview": quarantine,
+        }
+    )
+
+
+def _reach_parser(con, settings: Settings):
+    attribution = _attribution(con)
+    return lambda path: parse_reach(path, attribution)
+
+
+def _hiring_parser(con, settings: Settings):
+    attribution = _attribution(con)
+    key = settings.pii_key.encode()
+    return lambda path: parse_hiring(path, attribution, key)
+
+
+@dg.asset(
+    required_resource_keys={STORE},
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    deps=[reference_data],
+)
+def staged_reach(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """staging.reach: one row per date x channel x platform campaign (x ad set), from LinkedIn, Meta, Google Ads.
+
+    Impressions, landing-page/link clicks, spend (own currency and EUR) and the
+    platform's per-row reach. Each row keeps source_file, file_hash, line_number.
+    """
+    return _ingest(context, settings_of(context), "reach", _reach_parser)
+
+
+@dg.asset(
+    required_resource_keys={STORE},
+    group_name="ingest",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    deps=[reference_data],
+)
+def staged_sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """staging.sessions: one row per site session (user_pseudo_id x ga_session_id), GA4-style.
+
+    Date, campaign (utm code, else the campaign window holding the date),
+    period, channel (ad platform, organic, direct, referral), engagement.
+    """
+    return _ingest(context, settings_of(context), "visitors", None)
+
+
+@dg.asset(
+    required_resource_keys={STORE},
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    deps=[reference_data],
+)
+def staged_applications(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """staging.applications: one row per application line of an ATS export or a hiring template.
+
+    Keyed by application_key (the same application in two exports is one);
+    candidate_key is an HMAC of the normalised e-mail. No name or e-mail is stored.
+    """
+    return _ingest(context, settings_of(context), "hiring", _hiring_parser)
+
+
+STAGING_ASSETS = [reference_data, staged_reach, staged_sessions, staged_applications]
