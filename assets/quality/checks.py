@@ -41,14 +41,14 @@ from assets.quality import containment
 from assets.quality import gx_runner
 from assets.marts import provenance
 from assets.staging import stage
-from assets.graph import reference_data, staged_applications, staged_reach, staged_sessions
+from assets.staging.asset import reference_data, staged_applications, staged_reach, staged_sessions
 from assets.vocabulary import APPLICATION_STAGES
 from assets.marts.hiring import HIRE_EXCLUSIONS
 from assets.marts.reach import REACH_KEY
 from assets.marts.tables import MART_TABLES
 from assets.vocabulary import AD_CHANNELS, ALL, CHANNELS, KPIS
 from assets.vocabulary import STAGES as FUNNEL_STAGES
-from pipelines.resources import TalentStore
+from assets.wrappers import STORE, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -1383,11 +1383,12 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
     """
     jobs = {spec.key: (check_name, run) for spec, check_name, run in checks}
 
-    @dg.multi_asset_check(specs=[spec for spec, _, _ in checks], can_subset=True, name=name)
-    def gate(context: dg.AssetCheckExecutionContext, store: TalentStore):
+    @dg.multi_asset_check(specs=[spec for spec, _, _ in checks], can_subset=True, name=name,
+                          required_resource_keys={STORE})
+    def gate(context: dg.AssetCheckExecutionContext):
         selected = context.selected_asset_check_keys
-        settings = store.settings()
-        con = stage.connect(settings.warehouse)
+        settings = settings_of(context)
+        con = stage.connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
         finish = None
         try:
             stage.ensure_schema(con)
