@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
-.PHONY: run test install install-test chromium dev sample fixtures bench clean
+.PHONY: run test install install-test chromium dev check-defs sample fixtures bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -34,9 +34,15 @@ test: install-test chromium
 chromium:
 	@sh scripts/install_chromium.sh || echo "WARNING: chromium could not be installed; the browser tests will be SKIPPED"
 
-## The Dagster UI on the project's local instance (telemetry off in dagster_home/dagster.yaml).
+## The Dagster UI on the project's local instance (telemetry off in dagster_home/dagster.yaml and [tool.dg]).
+## `dg` finds the code location from [tool.dg] in pyproject.toml; VIRTUAL_ENV tells it to use .venv.
 dev: install
-	$(BIN)/dagster dev -m pipelines.definitions
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev
+
+## Load the definitions as the UI would, and list them (assets, checks, job, schedule, sensor, resource).
+check-defs: install
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg list defs
 
 sample: install
 	$(BIN)/talent-pipeline generate-sample --out data/raw
