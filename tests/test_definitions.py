@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from assets.wrappers import STORE, settings_of
@@ -146,3 +147,17 @@ def _sets_gx_analytics(path: Path, node) -> bool:
     line = path.read_text().splitlines()[node.lineno - 1]
     return "GX_ANALYTICS_ENABLED" in line
 
+
+
+def test_the_warehouse_connection_takes_its_memory_limit_from_the_settings(monkeypatch, tmp_path):
+    from assets.wrappers import warehouse
+
+    monkeypatch.setenv("TALENT_WAREHOUSE_DIR", str(tmp_path))
+    monkeypatch.setenv("TALENT_DUCKDB_MEMORY_LIMIT", "123MB")
+    with warehouse(from_env()) as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    reference = duckdb.connect(config={"memory_limit": "123MB"})
+    assert limit == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.delenv("TALENT_DUCKDB_MEMORY_LIMIT")
+    with warehouse(from_env()) as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] != limit
