@@ -87,6 +87,10 @@ def _ingest(context, settings: Settings, source: str, parser) -> dg.MaterializeR
     )
 
 
+# What the three staged tables share: their group, owners, resource and upstream asset.
+_STAGED = dict(group_name="ingest", owners=OWNERS, required_resource_keys={STORE}, deps=[reference_data])
+
+
 def _reach_parser(con, settings: Settings):
     attribution = _attribution(con)
     return lambda path: parse_reach(path, attribution)
@@ -98,13 +102,7 @@ def _hiring_parser(con, settings: Settings):
     return lambda path: parse_hiring(path, attribution, key)
 
 
-@dg.asset(
-    required_resource_keys={STORE},
-    group_name="ingest",
-    kinds={"duckdb", "python"},
-    owners=OWNERS,
-    deps=[reference_data],
-)
+@dg.asset(kinds={"duckdb", "python"}, **_STAGED)
 def staged_reach(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """staging.reach: one row per date x channel x platform campaign (x ad set), from LinkedIn, Meta, Google Ads.
 
@@ -114,13 +112,7 @@ def staged_reach(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return _ingest(context, settings_of(context), "reach", _reach_parser)
 
 
-@dg.asset(
-    required_resource_keys={STORE},
-    group_name="ingest",
-    kinds={"duckdb"},
-    owners=OWNERS,
-    deps=[reference_data],
-)
+@dg.asset(kinds={"duckdb"}, **_STAGED)
 def staged_sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """staging.sessions: one row per site session (user_pseudo_id x ga_session_id), GA4-style.
 
@@ -130,13 +122,7 @@ def staged_sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return _ingest(context, settings_of(context), "visitors", None)
 
 
-@dg.asset(
-    required_resource_keys={STORE},
-    group_name="ingest",
-    kinds={"duckdb", "python"},
-    owners=OWNERS,
-    deps=[reference_data],
-)
+@dg.asset(kinds={"duckdb", "python"}, **_STAGED)
 def staged_applications(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """staging.applications: one row per application line of an ATS export or a hiring template.
 
