@@ -5,7 +5,7 @@
 Stages every file of RAW_DIR/visitors/ into a fresh warehouse (reference from
 RAW_DIR/reference/) exactly as a run does (stage.ingest_source), with every
 statement on the connection timed; prints them by cost, and the time of the
-whole file. Also times the line count (the thread that numbers CSV lines) alone.
+whole file. Also times the line scan (the thread that finds empty lines and samples lines) alone.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from assets.staging import stage
-    from assets.ingest import visitors
+    from assets.ingest import visitor_lines
     from assets.ingest.reference import read_reference
 
     path = args.keep or Path(tempfile.mkdtemp(prefix="profile_staging_")) / "warehouse.duckdb"
@@ -69,9 +69,10 @@ def main() -> int:
     stage.load_reference(raw_con, read_reference(args.raw / "reference"))
     con = TimedConnection(raw_con)
     for export in sorted((args.raw / "visitors").iterdir()):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         outcome = stage._stage_one(con, "visitors", export, stage.file_sha256(export), None, "profile")
-        print(f"{export.name}: {outcome.status}, {outcome.rows_loaded:,} rows in {time.perf_counter() - started:.2f} s")
+        print(f"{export.name}: {outcome.status}, {outcome.rows_loaded:,} rows in {time.perf_counter() - started:.2f} s "
+              f"({time.process_time() - cpu:.2f} CPU s, all threads)")
     total = sum(con.seconds.values())
     print(f"\nstatements: {total:.2f} s in all")
     for sql, seconds in sorted(con.seconds.items(), key=lambda kv: -kv[1])[:15]:
@@ -79,8 +80,8 @@ def main() -> int:
     for export in sorted((args.raw / "visitors").iterdir()):
         if export.suffix != ".parquet":
             started = time.perf_counter()
-            visitors._count_data_lines(export)
-            print(f"line count alone, {export.name}: {time.perf_counter() - started:.2f} s")
+            visitor_lines.scan_lines(export)
+            print(f"line scan alone, {export.name}: {time.perf_counter() - started:.2f} s")
     raw_con.close()
     return 0
 
