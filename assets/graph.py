@@ -17,7 +17,9 @@ from assets.publish import history
 from assets.staging import noop
 from assets.marts import provenance
 from assets.publish import database
-from assets.staging import stage
+from assets.staging import ledger, restage, stage
+from assets.staging.warehouse import connect, ensure_schema, load_reference
+from assets.staging.parsers import STAGED_TABLE, RowParser, VisitorParser
 from assets.marts import visitor_scopes
 from assets.ingest.common import first_row
 from assets.ingest.contract import private_fields
@@ -50,9 +52,9 @@ def warehouse(store: TalentStore, context=None):
     """The warehouse connection for one asset; transient I/O errors ask Dagster for a retry."""
     settings = store.settings()
     try:
-        con = stage.connect(settings.warehouse)
+        con = connect(settings.warehouse)
         try:
-            stage.ensure_schema(con)
+            ensure_schema(con)
             yield con, settings
         finally:
             con.close()
@@ -107,22 +109,22 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
     """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
 
     Grain: one row per campaign / campaign period / organisation / target / currency.
-    Changing any of them (or the PII key, or stage.STAGING_RULES_VERSION)
+    Changing any of them (or the PII key, or restage.STAGING_RULES_VERSION)
     re-stages every export, since staged rows carry attribution computed from them.
     """
     gx_runner.start()  # the first run step: GX's import, in its worker, overlaps the loads
     with warehouse(store, context) as (con, settings):
         folder = settings.raw_dir / "reference"
-        reference = noop.reference_digest(folder, settings.key_fingerprint(), stage.STAGING_RULES_VERSION)
+        reference = noop.reference_digest(folder, settings.key_fingerprint(), restage.STAGING_RULES_VERSION)
         # Before any landing folder is listed: a file landing during this run makes the next night run.
         noop.record_run_start(con, context.run.run_id, noop.inputs_fingerprint(settings.raw_dir, reference))
         frames = read_reference(folder)
-        counts = stage.load_reference(con, frames)
+        counts = load_reference(con, frames)
         provenance.record_reference_files(con, folder)  # their hashes: the register's "export", the publication's
-        restaged = stage.reset_if_inputs_changed(con, reference)
+        restaged = restage.reset_if_inputs_changed(con, reference)
         if restaged:
             context.log.info("reference data or PII key changed: every export will be parsed again")
-        strays = stage.account_reference_folder(con, folder, set(frames), context.run.run_id)
+        strays = ledger.account_reference_folder(con, folder, set(frames), context.run.run_id)
         for outcome in strays:
             context.log.warning(outcome.message)
     return dg.MaterializeResult(
@@ -132,7 +134,7 @@ def reference_data(context: dg.AssetExecutionContext, store: TalentStore) -> dg.
 
 def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeResult:
     with warehouse(store, context) as (con, settings):
-        summary = stage.ingest_source(con, source, settings.raw_dir / source, parser and parser(con, settings),
+        summary = stage.ingest_source(con, source, settings.raw_dir / source, parser(con, settings),
                                         run_id=context.run.run_id)
         for f in summary.files:
             if f.status == "rejected":
@@ -142,7 +144,7 @@ def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeR
                     f"{f.path}: {f.layout}, {f.data_lines} data lines = {f.rows_loaded} loaded + "
                     f"{f.rows_quarantined} quarantined"
                 )
-        table = stage.STAGED_TABLE[source]
+        table = STAGED_TABLE[source]
         table_metadata = _table_metadata(con, table)
         quarantine = _preview(
             con,
@@ -162,13 +164,17 @@ def _ingest(context, store: TalentStore, source: str, parser) -> dg.MaterializeR
 
 def _reach_parser(con, settings):
     attribution = _attribution(con)
-    return lambda path: parse_reach(path, attribution)
+    return RowParser("reach", lambda path: parse_reach(path, attribution))
 
 
 def _hiring_parser(con, settings):
     attribution = _attribution(con)
     key = settings.pii_key.encode()
-    return lambda path: parse_hiring(path, attribution, key)
+    return RowParser("hiring", lambda path: parse_hiring(path, attribution, key))
+
+
+def _visitor_parser(con, settings):
+    return VisitorParser()
 
 
 @dg.asset(
@@ -198,7 +204,7 @@ def staged_sessions(context: dg.AssetExecutionContext, store: TalentStore) -> dg
     Date, campaign (utm code, else the campaign window holding the date),
     period, channel (ad platform, organic, direct, referral), engagement.
     """
-    return _ingest(context, store, "visitors", None)
+    return _ingest(context, store, "visitors", _visitor_parser)
 
 
 @dg.asset(
@@ -297,7 +303,7 @@ def published_database(context: dg.AssetExecutionContext, store: TalentStore) ->
                 "rows_staged": facts[1],
                 "rows_quarantined": facts[2],
                 "pii_key_fingerprint": settings.key_fingerprint(),
-                "staging_rules_version": stage.STAGING_RULES_VERSION,
+                "staging_rules_version": restage.STAGING_RULES_VERSION,
             },
         )
         problems = database.audit_candidate(candidate, con)

@@ -22,6 +22,7 @@ import csv
 import gzip
 import zlib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -56,6 +57,8 @@ class VisitorLoad:
     rows_loaded: int
     rows_quarantined: int
     export_key: str
+    first_day: date | None = None
+    last_day: date | None = None
 
 
 def _first_line(path: Path) -> bytes:
@@ -189,7 +192,8 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     )
     if staged == data_lines:
         # Every data line became a staged session: nothing to quarantine, nothing joined.
-        con.execute(f"CREATE TEMP TABLE _visitor_quarantine AS {quarantine} LIMIT 0")
+        con.execute("CREATE TEMP TABLE _visitor_quarantine (line_number BIGINT, column_name VARCHAR, "
+                    "value VARCHAR, reason VARCHAR, lossy BOOLEAN)")
         read_rows = staged
     else:
         # Some records are unreadable (or lines were joined): read the file again for them alone.
@@ -223,6 +227,8 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         rows_loaded=staged,
         rows_quarantined=read_rows - staged,
         export_key=f"{GA4.name}|{path.name}|{first_day}..{last_day}",
+        first_day=first_day,
+        last_day=last_day,
     )
 
 
