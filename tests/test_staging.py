@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from assets.staging import restage, stage, warehouse
-from assets.staging.parsers import RowParser, VisitorParser
+from assets.staging.parsers import STAGED_TABLE, RowParser, VisitorParser
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
 from conftest import FIXTURES
@@ -177,3 +177,34 @@ def test_withdrawing_a_correction_brings_back_what_it_replaced(con, parse, tmp_p
     assert [f.status for f in again.files] == ["loaded", "unchanged"]
     assert rows(con, "SELECT sum(impressions), any_value(source_file) FROM staging.reach") == [(12345 + 1000,
                                                                                                "meta_sept.csv")]
+
+
+@pytest.mark.parametrize("source, name", [
+    ("reach", "linkedin_non_numeric_count.csv"),
+    ("visitors", "sessions_bad_values.csv"),
+    ("hiring", "ats_applications.csv"),
+])
+def test_every_source_goes_through_one_interface_with_line_provenance(con, tmp_path, source, name):
+    """The same transaction for every source: each data line is staged or quarantined once, under its
+    file, hash and physical line, and the ledger's accounting matches the rows."""
+    from conftest import TEST_KEY
+    from assets.ingest.hiring import parse_hiring
+
+    attribution = Attribution(read_reference(FIXTURES / "reference"))
+    parser = {"reach": RowParser("reach", lambda path: parse_reach(path, attribution)),
+              "visitors": VisitorParser(),
+              "hiring": RowParser("hiring", lambda path: parse_hiring(path, attribution, TEST_KEY.encode()))}[source]
+    shutil.copy(FIXTURES / source / name, tmp_path / name)
+    [outcome] = stage.ingest_source(con, source, tmp_path, parser).files
+    table = STAGED_TABLE[source]
+    digest, data_lines, loaded, quarantined = rows(
+        con, "SELECT file_hash, data_lines, rows_loaded, rows_quarantined FROM ingest.file_ledger")[0]
+    assert outcome.status == "loaded" and loaded + quarantined == data_lines and (loaded, quarantined) == (
+        outcome.rows_loaded, outcome.rows_quarantined)
+    lines = rows(con, f"SELECT line_number FROM {table} WHERE file_hash = '{digest}' AND source_file = '{name}' "
+                      f"UNION ALL SELECT line_number FROM staging.quarantine WHERE file_hash = '{digest}' "
+                      f"AND source_file = '{name}' AND source = '{source}'")
+    numbers = [n for (n,) in lines]
+    assert len(numbers) == data_lines == len(set(numbers)) and None not in numbers and min(numbers) >= 2
+    physical = (FIXTURES / source / name).read_text().splitlines()
+    assert all(physical[n - 1].strip() for n in numbers)  # every number names a non-empty line of the file

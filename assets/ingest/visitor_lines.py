@@ -9,7 +9,7 @@ lines, so the positions of the empty lines, found by a scan of the bytes in a
 thread while DuckDB reads the same file, shift the records after them.
 
 Nothing of this is taken on trust: the same scan keeps a sample of physical
-lines (one every 64 KiB of the file, and its last line) with their numbers,
+lines (one every 32 KiB of the file, and its last line) with their numbers,
 and after staging each sampled line must be the staged session (same
 user_pseudo_id and ga_session_id) or the quarantined record at that number.
 If a DuckDB release read records in another order, the file is rejected
@@ -32,7 +32,7 @@ import pyarrow as pa
 from assets.ingest.common import RejectedFile, first_row
 
 # One sampled line per this many bytes of the (decompressed) file.
-SAMPLE_STRIDE = 1 << 16
+SAMPLE_STRIDE = 1 << 15
 _BLOCK = 1 << 22
 _MAX_SAMPLE_LINE = 1 << 16
 
