@@ -195,9 +195,7 @@ def test_a_reader_that_changed_its_order_is_caught_not_trusted(con, tmp_path, mo
     text, _ = _self_numbered(120_000, blank_every=30_011)
     path = tmp_path / "sessions.csv"
     path.write_text(text)
-    typed_sql = visitors._typed_sql
-    monkeypatch.setattr(visitors, "_typed_sql", lambda source, cols, record: typed_sql(
-        source, cols, disorder if record.startswith("row_number()") else record))
+    monkeypatch.setattr(visitors, "CSV_RECORD", disorder)
     with pytest.raises(RejectedFile, match="line numbering check failed") as err:
         parse_visitors(con, path)
     assert err.value.line is not None
