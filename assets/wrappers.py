@@ -14,7 +14,7 @@ import duckdb
 from assets.ingest.common import first_row
 from assets.ingest.contract import private_fields
 from assets.settings import Settings
-from assets.staging import stage
+from assets.staging.warehouse import connect, ensure_schema
 
 STORE = "store"  # the resource key: pipelines/resources.py TalentStore, whose value on the context is Settings
 OWNERS = ["team:data"]
@@ -41,9 +41,9 @@ def settings_of(context) -> Settings:
 def warehouse(settings: Settings, context=None):
     """The warehouse connection for one asset; transient I/O errors ask Dagster for a retry."""
     try:
-        con = stage.connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
+        con = connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
         try:
-            stage.ensure_schema(con)
+            ensure_schema(con)
             yield con
         finally:
             con.close()

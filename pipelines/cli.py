@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 def withdraw(export: str, reason: str) -> int:
     import duckdb
 
-    from assets.staging.stage import connect, ensure_schema, withdraw as withdraw_export
+    from assets.staging.restage import withdraw as withdraw_export
+    from assets.staging.warehouse import connect, ensure_schema
 
     settings = from_env()
     if not settings.warehouse.exists():
@@ -188,7 +189,7 @@ def print_summary(result, settings, elapsed: float) -> int:
     """Files, rows, checks and KPI results of the run; the exit code says whether it published."""
     import dagster as dg
 
-    from assets.staging.stage import connect
+    from assets.staging.warehouse import connect
 
     materialised = set()
     failed_checks, warnings = [], []
@@ -279,7 +280,7 @@ def _publication(as_of: str | None) -> Path:
 
 def explain(args) -> int:
     from assets.publish.explain import ExplainError, explain as explain_figure
-    from assets.staging.stage import connect
+    from assets.staging.warehouse import connect
 
     try:
         path = _publication(args.as_of)
@@ -302,7 +303,7 @@ def explain(args) -> int:
 def query(sql: str, as_of: str | None = None) -> int:
     import duckdb
 
-    from assets.staging.stage import connect
+    from assets.staging.warehouse import connect
 
     try:
         path = _publication(as_of)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from assets.settings import Settings
-from assets.staging.stage import DEFAULT_MEMORY_LIMIT
+from assets.staging.warehouse import DEFAULT_MEMORY_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_PII_KEY = "development-only-talent-pii-key"

@@ -33,11 +33,11 @@ def con():
     """An in-memory warehouse with the schema and the fixture reference data loaded."""
     import duckdb
 
-    from assets.staging import stage
+    from assets.staging.warehouse import ensure_schema, load_reference
 
     c = duckdb.connect()
-    stage.ensure_schema(c)
-    stage.load_reference(c, read_reference(FIXTURES / "reference"))
+    ensure_schema(c)
+    load_reference(c, read_reference(FIXTURES / "reference"))
     yield c
     c.close()
 

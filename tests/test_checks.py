@@ -11,14 +11,14 @@ import polars as pl
 import pytest
 
 from assets.quality import checks
-from assets.staging import stage
+from assets.staging import warehouse
 from assets.quality.checks import SUITES, Reference, reconcile, validate
 from assets.marts.build import build_marts
 from assets.marts.inputs import read_inputs
 from assets.marts.tables import write_marts
 from assets.marts.provenance import build_audit
 
-SQL_DIR = stage.SQL_DIR
+SQL_DIR = warehouse.SQL_DIR
 CANDIDATE_KEYS = ("cand-hmac-0001", "cand-hmac-0002", "cand-hmac-0003")
 VISITORS = ("visitor-123.456", "visitor-789.012")
 
@@ -367,9 +367,9 @@ def _load(con, table: str, df: pd.DataFrame) -> None:
 def warehouse(ref):
     """An in-memory warehouse: reference, staged rows (one reach row re-delivered in a later file), marts."""
     con = duckdb.connect()
-    stage.ensure_schema(con)
+    warehouse.ensure_schema(con)
     D = date
-    stage.load_reference(con, {
+    warehouse.load_reference(con, {
         "campaigns": pl.DataFrame({"campaign_id": ["c1", "c2"], "name": ["Camp One", "Camp Two"],
                                    "start_date": [D(2020, 1, 1), D(2011, 1, 1)],
                                    "end_date": [D(2020, 12, 31), D(2011, 12, 31)],
@@ -505,7 +505,7 @@ def test_reconciliation_more_hires_than_applications(warehouse):
 
 def test_every_outcome_is_recorded(ref):
     con = duckdb.connect()
-    stage.ensure_schema(con)
+    warehouse.ensure_schema(con)
     rows = reach_rows()
     rows[0]["impressions"] = -1
     outcomes = validate("staging.reach", frame("staging.reach", rows), ref)

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.staging import stage
+from assets.staging import warehouse
 from assets.quality.freshness import staleness
 from conftest import FIXTURES, VALID, cli_env, copy_publication, landing, talent
 
@@ -140,7 +140,7 @@ def test_generate_sample_writes_every_landing_folder(tmp_path):
 
 def test_freshness_warns_only_during_an_active_period():
     con = duckdb.connect()
-    stage.ensure_schema(con)
+    warehouse.ensure_schema(con)
     con.execute("CREATE TABLE ref.campaign_periods AS SELECT 'c' AS campaign_id, 'p1' AS period, "
                 "DATE '2021-03-01' AS start_date, DATE '2021-05-31' AS end_date")
     con.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at) "

@@ -8,6 +8,8 @@ import shutil
 import pytest
 
 from assets.staging import stage
+from assets.staging.ledger import account_reference_folder
+from assets.staging.parsers import RowParser
 from assets.ingest.common import RejectedFile
 from assets.ingest.contract import EMAIL_MARKER, PHONE_MARKER, layouts, looks_personal, scrub
 from assets.ingest.hiring import parse_hiring
@@ -99,15 +101,19 @@ def _land(tmp_path, source: str, names: list[str], folder=None):
     return raw
 
 
+class _NeverParsed:
+    """A parser for folders whose files are all judged by name: none may reach it."""
+
+    def stage(self, con, table, facts):
+        raise AssertionError(f"{facts.path.name} must not be parsed")
+
+
 @pytest.mark.parametrize("source", ["reach", "visitors", "hiring"])
 def test_every_file_in_a_landing_folder_gets_an_outcome(con, tmp_path, source):
     stray = FIXTURES / "stray" / source
     raw = _land(tmp_path, source, sorted(p.name for p in stray.iterdir()), folder=stray)
 
-    def parse(path):
-        raise AssertionError(f"{path.name} must not be parsed")
-
-    summary = stage.ingest_source(con, source, raw, parse)
+    summary = stage.ingest_source(con, source, raw, _NeverParsed())
     outcomes = {f.path.split("/")[-1]: (f.status, f.message) for f in summary.files}
     assert set(outcomes) == {p.name for p in stray.iterdir()}
     for name, (status, message) in outcomes.items():
@@ -117,14 +123,14 @@ def test_every_file_in_a_landing_folder_gets_an_outcome(con, tmp_path, source):
     ledger = con.execute("SELECT status, count(*) FROM ingest.file_ledger WHERE source = ? GROUP BY 1 ORDER BY 1",
                          [source]).fetchall()
     assert sum(n for _, n in ledger) == len(outcomes)
-    again = stage.ingest_source(con, source, raw, parse)
+    again = stage.ingest_source(con, source, raw, _NeverParsed())
     assert {f.status for f in again.files} == {"unchanged"}
 
 
 def test_two_files_that_stage_nothing_never_supersede_each_other(con, tmp_path, attribution):
     raw = _land(tmp_path, "hiring", ["ats_nothing_staged_nordhavn.csv", "ats_nothing_staged_lund.csv"])
     summary = stage.ingest_source(con, "hiring", raw,
-                                    lambda path: parse_hiring(path, attribution, TEST_KEY.encode()))
+                                  RowParser("hiring", lambda path: parse_hiring(path, attribution, TEST_KEY.encode())))
     assert [f.status for f in summary.files] == ["loaded", "loaded"]
     assert con.execute("SELECT status, data_lines, rows_loaded, rows_quarantined FROM ingest.file_ledger "
                        "ORDER BY path").fetchall() == [("loaded", 1, 0, 1), ("loaded", 1, 0, 1)]
@@ -156,11 +162,11 @@ def test_a_stray_file_in_the_reference_folder_is_recorded(con, tmp_path):
     shutil.copy(FIXTURES / "stray" / "reference" / "notes.txt", folder / "notes.txt")
     (folder / "campaigns_old.csv").write_text("campaign_id\n")
     known = {p.stem for p in (FIXTURES / "reference").iterdir()}
-    outcomes = stage.account_reference_folder(con, folder, known, "r1")
+    outcomes = account_reference_folder(con, folder, known, "r1")
     assert sorted((f.path.split("/")[-1], f.status) for f in outcomes) == [
         ("campaigns_old.csv", "rejected"), ("notes.txt", "rejected")]
     assert con.execute("SELECT count(*) FROM ingest.file_ledger WHERE source = 'reference'").fetchall() == [(2,)]
-    assert stage.account_reference_folder(con, folder, known, "r2") == []
+    assert account_reference_folder(con, folder, known, "r2") == []
 
 
 @pytest.mark.parametrize("value, decimal, expected", [
@@ -251,10 +257,7 @@ def test_a_gzipped_reach_export_is_read(attribution, tmp_path):
 def test_a_rejected_file_taken_out_of_the_folder_is_no_longer_an_issue(con, tmp_path):
     raw = _land(tmp_path, "reach", ["notes.txt"], folder=FIXTURES / "stray" / "reach")
 
-    def parse(path):
-        raise AssertionError(f"{path.name} must not be parsed")
-
-    assert [f.status for f in stage.ingest_source(con, "reach", raw, parse).files] == ["rejected"]
+    assert [f.status for f in stage.ingest_source(con, "reach", raw, _NeverParsed()).files] == ["rejected"]
     (raw / "notes.txt").unlink()
-    stage.ingest_source(con, "reach", raw, parse)
+    stage.ingest_source(con, "reach", raw, _NeverParsed())
     assert con.execute("SELECT status, message FROM ingest.file_ledger").fetchall()[0][0] == "removed"

@@ -67,32 +67,6 @@ def test_non_utf8_visitor_export_is_rejected(con, tmp_path):
         parse_visitors(con, path)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
-def test_line_numbers_follow_the_file_over_many_row_groups(con, tmp_path, suffix):
-    """Line numbers come from the order DuckDB keeps while reading in parallel: check them on 300k rows,
-    inside a transaction as staging reads them (every 70,001st row quarantined)."""
-    header = "event_date,user_pseudo_id,ga_session_id,session_source,session_medium,session_campaign," \
-             "landing_page,country,engaged_session"
-    body = [f"{'2020x' if n % 70001 == 0 else '20200905'},u{n % 977}.1,{n},google,organic,(organic),/jobs,Denmark,1"
-            for n in range(2, 300_002)]
-    text = "\n".join([header, *body]) + "\n"
-    path = tmp_path / f"sessions{suffix}"
-    if suffix == ".csv":
-        path.write_text(text)
-    elif suffix == ".csv.gz":
-        path.write_bytes(gzip.compress(text.encode(), 1))
-    else:
-        (tmp_path / "s.csv").write_text(text)
-        con.execute(f"COPY (SELECT * FROM read_csv('{tmp_path / 's.csv'}', all_varchar=true)) TO '{path}'")
-    con.execute("BEGIN")
-    load = parse_visitors(con, path)
-    assert (load.data_lines, load.rows_loaded, load.rows_quarantined) == (300_000, 299_996, 4)
-    assert con.execute("SELECT count(*) FROM _visitor_rows WHERE line_number <> ga_session_id").fetchall() == [(0,)]
-    assert con.execute("SELECT list(line_number ORDER BY line_number) FROM _visitor_quarantine").fetchall() == [
-        ([70001, 140002, 210003, 280004],)]
-    con.execute("ROLLBACK")
-
-
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_empty_lines_are_not_records_and_line_numbers_stay_physical(con, tmp_path, newline):
     """Empty lines (interior and trailing) are skipped like DuckDB skips them; quarantined rows keep their line."""
@@ -142,3 +116,86 @@ def test_a_session_in_two_overlapping_periods_rejects_the_file(con):
     with pytest.raises(RejectedFile, match="overlapping periods") as err:
         parse_visitors(con, VISITORS / "sessions_valid.csv")
     assert "2 session(s)" in str(err.value)  # lines 3 and 6 (September 2020) fall in period_1 and period_1b
+
+
+# --- physical line numbers: every session below carries its own line number as ga_session_id ---------
+
+def test_line_numbers_are_physical_with_crlf_empty_lines_and_quoted_cells(con):
+    load = parse_visitors(con, VISITORS / "sessions_line_numbers_crlf.csv")
+    assert (load.data_lines, load.rows_loaded, load.rows_quarantined) == (7, 6, 1)
+    assert con.execute("SELECT line_number, ga_session_id, landing_page FROM _visitor_rows ORDER BY 1").fetchall() == [
+        (2, 2, "/jobs"), (4, 4, "/jobs?team=lab,r&d"), (5, 5, "/jobs"), (8, 8, "/jobs"), (9, 9, '/say "hej"'),
+        (12, 12, "/jobs")]
+    assert con.execute("SELECT line_number, column_name, value FROM _visitor_quarantine").fetchall() == [
+        (11, "event_date", "20201345")]
+
+
+def test_a_record_spanning_two_lines_rejects_the_file_at_its_first_line(con):
+    """Line accounting counts physical lines: a quoted newline joins two into one record, so the file is
+    rejected (as reach and hiring files are) and the message names where the record starts."""
+    with pytest.raises(RejectedFile) as err:
+        parse_visitors(con, VISITORS / "sessions_embedded_newline.csv")
+    assert err.value.line == 3 and "runs over 2 lines" in str(err.value)
+
+
+def _self_numbered(rows: int, newline: str = "\n", blank_every: int = 0, bad_every: int = 0) -> tuple[str, list]:
+    """A visitor CSV whose every session's ga_session_id is its physical line; empty lines every
+    ``blank_every`` lines; an unreadable date every ``bad_every`` sessions. Returns (text, bad lines)."""
+    header = "event_date,user_pseudo_id,ga_session_id,session_source,session_medium,session_campaign," \
+             "landing_page,country,engaged_session"
+    out, bad, line, made = [header], [], 1, 0
+    while made < rows:
+        line += 1
+        if blank_every and line % blank_every == 0:
+            out.append("")
+            continue
+        made += 1
+        broken = bad_every and made % bad_every == 0
+        bad += [line] if broken else []
+        page = f'"/jobs/{line},apply"' if line % 3 == 0 else "/jobs"
+        out.append(f"{'2020x' if broken else '20200905'},u{line % 977}.1,{line},google,organic,(organic),{page},"
+                   "Denmark,1")
+    return newline.join(out) + newline, bad
+
+
+@pytest.mark.parametrize("suffix, newline", [(".csv", "\n"), (".csv", "\r\n"), (".csv.gz", "\r\n"), (".parquet", "")])
+def test_staged_line_numbers_are_the_lines_each_row_names(con, tmp_path, suffix, newline):
+    """300k sessions over many row groups, read on every thread inside a transaction as staging reads
+    them: each staged line_number equals the line number the row carries, quarantined rows keep theirs."""
+    path = tmp_path / f"sessions{suffix}"
+    if suffix == ".parquet":  # no empty lines in Parquet: the line is the record's position + 2
+        text, bad = _self_numbered(300_000, bad_every=70_001)
+        (tmp_path / "s.csv").write_text(text)
+        con.execute(f"COPY (SELECT * FROM read_csv('{tmp_path / 's.csv'}', all_varchar=true)) TO '{path}' "
+                    "(ROW_GROUP_SIZE 20000)")
+    else:
+        text, bad = _self_numbered(300_000, newline, blank_every=49_999, bad_every=70_001)
+        path.write_bytes(gzip.compress(text.encode(), 1) if suffix.endswith(".gz") else text.encode())
+    assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] > 1 or suffix == ".csv.gz"
+    con.execute("BEGIN")
+    load = parse_visitors(con, path)
+    assert (load.data_lines, load.rows_loaded, load.rows_quarantined) == (300_000, 300_000 - len(bad), len(bad))
+    assert con.execute("SELECT count(*) FROM _visitor_rows WHERE line_number <> ga_session_id").fetchall() == [(0,)]
+    assert con.execute("SELECT list(line_number ORDER BY line_number) FROM _visitor_quarantine").fetchall() == [
+        (bad,)]
+    con.execute("ROLLBACK")
+
+
+@pytest.mark.parametrize("disorder", [
+    "CASE WHEN (row_number() OVER () - 1) % 2 = 0 THEN row_number() OVER () ELSE row_number() OVER () - 2 END",
+    "CASE WHEN row_number() OVER () BETWEEN 100001 AND 102048 THEN row_number() OVER () + 2047 "
+    "WHEN row_number() OVER () BETWEEN 102049 AND 104096 THEN row_number() OVER () - 2049 "
+    "ELSE row_number() OVER () - 1 END",
+], ids=["adjacent records swapped", "two vectors of 2,048 records swapped"])
+def test_a_reader_that_changed_its_order_is_caught_not_trusted(con, tmp_path, monkeypatch, disorder):
+    """If a DuckDB release numbered records out of file order, the sampled physical lines disagree with
+    the staged rows and the file is rejected, never staged mis-numbered."""
+    from assets.ingest import visitors
+
+    text, _ = _self_numbered(120_000, blank_every=30_011)
+    path = tmp_path / "sessions.csv"
+    path.write_text(text)
+    monkeypatch.setattr(visitors, "CSV_RECORD", disorder)
+    with pytest.raises(RejectedFile, match="line numbering check failed") as err:
+        parse_visitors(con, path)
+    assert err.value.line is not None

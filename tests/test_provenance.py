@@ -13,6 +13,8 @@ import pytest
 from assets.quality import checks
 from assets.marts import provenance
 from assets.staging import stage
+from assets.staging.parsers import RowParser, VisitorParser
+from assets.staging.warehouse import ensure_schema, load_reference
 from assets.ingest.hiring import parse_hiring
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
@@ -176,13 +178,13 @@ def test_explain_prints_the_figure_its_exports_and_the_register(sample_published
 def _stage_and_build(raw, key: bytes = b"test-key") -> duckdb.DuckDBPyConnection:
     """The graph's staging and marts, without Dagster or Great Expectations: an in-memory warehouse."""
     con = duckdb.connect()
-    stage.ensure_schema(con)
-    stage.load_reference(con, read_reference(raw / "reference"))
+    ensure_schema(con)
+    load_reference(con, read_reference(raw / "reference"))
     provenance.record_reference_files(con, raw / "reference")
     attribution = Attribution(read_reference(raw / "reference"))
-    stage.ingest_source(con, "reach", raw / "reach", lambda p: parse_reach(p, attribution))
-    stage.ingest_source(con, "visitors", raw / "visitors", None)
-    stage.ingest_source(con, "hiring", raw / "hiring", lambda p: parse_hiring(p, attribution, key))
+    stage.ingest_source(con, "reach", raw / "reach", RowParser("reach", lambda p: parse_reach(p, attribution)))
+    stage.ingest_source(con, "visitors", raw / "visitors", VisitorParser())
+    stage.ingest_source(con, "hiring", raw / "hiring", RowParser("hiring", lambda p: parse_hiring(p, attribution, key)))
     inputs = read_inputs(con)
     built = build_marts(inputs)
     built.update(provenance.build_audit(con, inputs, built))

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from assets.staging import stage
+from assets.staging import restage, stage, warehouse
+from assets.staging.parsers import STAGED_TABLE, RowParser, VisitorParser
 from assets.ingest.reach import parse_reach
 from assets.ingest.reference import Attribution, read_reference
 from conftest import FIXTURES
@@ -16,7 +17,7 @@ from conftest import FIXTURES
 @pytest.fixture
 def parse():
     attribution = Attribution(read_reference(FIXTURES / "reference"))
-    return lambda path: parse_reach(path, attribution)
+    return RowParser("reach", lambda path: parse_reach(path, attribution))
 
 
 def _copy(name: str, folder, as_name: str | None = None, mtime: int = 0):
@@ -88,17 +89,17 @@ def test_loaded_plus_quarantined_equals_data_lines(con, parse, tmp_path):
 
 def test_visitor_file_staged_with_lineage(con, tmp_path):
     shutil.copy(FIXTURES / "visitors" / "sessions_bad_values.csv", tmp_path / "s.csv")
-    summary = stage.ingest_source(con, "visitors", tmp_path, None)
+    summary = stage.ingest_source(con, "visitors", tmp_path, VisitorParser())
     assert (summary.rows_loaded, summary.rows_quarantined) == (1, 3)
     assert rows(con, "SELECT source_file, line_number, layout FROM staging.sessions") == [("s.csv", 2, "ga4_sessions")]
 
 
 def test_reference_change_restages_everything(con, parse, tmp_path):
     _copy("meta_decimal_comma.csv", tmp_path)
-    assert stage.reset_if_inputs_changed(con, "v1") is False  # first version: nothing to redo
+    assert restage.reset_if_inputs_changed(con, "v1") is False  # first version: nothing to redo
     stage.ingest_source(con, "reach", tmp_path, parse)
-    assert stage.reset_if_inputs_changed(con, "v1") is False
-    assert stage.reset_if_inputs_changed(con, "v2") is True
+    assert restage.reset_if_inputs_changed(con, "v1") is False
+    assert restage.reset_if_inputs_changed(con, "v2") is True
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(0,)]
     assert [f.status for f in stage.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded"]
 
@@ -117,7 +118,7 @@ def test_a_held_warehouse_lock_is_waited_out(tmp_path):
     ), str(path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
-    con = stage.connect(path)
+    con = warehouse.connect(path)
     waited = time.monotonic() - started
     con.close()
     holder.wait()
@@ -134,7 +135,7 @@ def test_sharded_visitor_exports_over_the_same_days_all_load(con, tmp_path):
     (tmp_path / "part-0001.csv").write_text(part.replace(",1\n", ",0\n"))
     os.utime(tmp_path / "part-0000.csv", ns=(1, 1))
     os.utime(tmp_path / "part-0001.csv", ns=(2, 2))
-    summary = stage.ingest_source(con, "visitors", tmp_path, None)
+    summary = stage.ingest_source(con, "visitors", tmp_path, VisitorParser())
     assert [f.status for f in summary.files] == ["loaded", "loaded"]
     assert rows(con, "SELECT count(*), count(DISTINCT source_file) FROM staging.sessions") == [(4, 2)]
 
@@ -147,7 +148,7 @@ def test_a_withdrawn_export_leaves_the_warehouse_and_stays_out(con, parse, tmp_p
                          [str(bad)]).fetchone()
     assert loaded[1] > 0  # the file has quarantined rows, which must go too
 
-    done = stage.withdraw(con, "linkedin_non_numeric_count.csv", "wrong account exported")
+    done = restage.withdraw(con, "linkedin_non_numeric_count.csv", "wrong account exported")
     assert (done.rows_removed, done.quarantine_removed) == loaded
     assert rows(con, "SELECT DISTINCT source_file FROM staging.reach") == [(kept.name,)]
     assert rows(con, "SELECT count(*) FROM staging.quarantine") == [(0,)]
@@ -155,13 +156,13 @@ def test_a_withdrawn_export_leaves_the_warehouse_and_stays_out(con, parse, tmp_p
                        "WHERE path = ?", [str(bad)]).fetchall() == [("withdrawn", True)]
     # Still in the landing folder: not parsed again, not even after a reference change re-stages the rest.
     assert [f.status for f in stage.ingest_source(con, "reach", tmp_path, parse).files] == ["unchanged"] * 2
-    assert stage.reset_if_inputs_changed(con, "v1") is True
+    assert restage.reset_if_inputs_changed(con, "v1") is True
     assert [f.status for f in stage.ingest_source(con, "reach", tmp_path, parse).files] == ["loaded", "unchanged"]
     assert rows(con, "SELECT DISTINCT source_file FROM staging.reach") == [(kept.name,)]
     with pytest.raises(ValueError, match="withdrawn, there is nothing to withdraw"):
-        stage.withdraw(con, str(bad), "again")
+        restage.withdraw(con, str(bad), "again")
     with pytest.raises(ValueError, match="no export with this content or name"):
-        stage.withdraw(con, "never_delivered.csv", "typo")
+        restage.withdraw(con, "never_delivered.csv", "typo")
 
 
 def test_withdrawing_a_correction_brings_back_what_it_replaced(con, parse, tmp_path):
@@ -169,10 +170,41 @@ def test_withdrawing_a_correction_brings_back_what_it_replaced(con, parse, tmp_p
     stage.ingest_source(con, "reach", tmp_path, parse)
     digest = con.execute("SELECT file_hash FROM ingest.file_ledger WHERE status = 'loaded'").fetchone()[0]
 
-    done = stage.withdraw(con, digest[:12], "the correction was wrong")  # by hash prefix
+    done = restage.withdraw(con, digest[:12], "the correction was wrong")  # by hash prefix
     assert done.path == str(corrected) and done.restored == (str(original),)
     assert rows(con, "SELECT count(*) FROM staging.reach") == [(0,)]
     again = stage.ingest_source(con, "reach", tmp_path, parse)
     assert [f.status for f in again.files] == ["loaded", "unchanged"]
     assert rows(con, "SELECT sum(impressions), any_value(source_file) FROM staging.reach") == [(12345 + 1000,
                                                                                                "meta_sept.csv")]
+
+
+@pytest.mark.parametrize("source, name", [
+    ("reach", "linkedin_non_numeric_count.csv"),
+    ("visitors", "sessions_bad_values.csv"),
+    ("hiring", "ats_applications.csv"),
+])
+def test_every_source_goes_through_one_interface_with_line_provenance(con, tmp_path, source, name):
+    """The same transaction for every source: each data line is staged or quarantined once, under its
+    file, hash and physical line, and the ledger's accounting matches the rows."""
+    from conftest import TEST_KEY
+    from assets.ingest.hiring import parse_hiring
+
+    attribution = Attribution(read_reference(FIXTURES / "reference"))
+    parser = {"reach": RowParser("reach", lambda path: parse_reach(path, attribution)),
+              "visitors": VisitorParser(),
+              "hiring": RowParser("hiring", lambda path: parse_hiring(path, attribution, TEST_KEY.encode()))}[source]
+    shutil.copy(FIXTURES / source / name, tmp_path / name)
+    [outcome] = stage.ingest_source(con, source, tmp_path, parser).files
+    table = STAGED_TABLE[source]
+    digest, data_lines, loaded, quarantined = rows(
+        con, "SELECT file_hash, data_lines, rows_loaded, rows_quarantined FROM ingest.file_ledger")[0]
+    assert outcome.status == "loaded" and loaded + quarantined == data_lines and (loaded, quarantined) == (
+        outcome.rows_loaded, outcome.rows_quarantined)
+    lines = rows(con, f"SELECT line_number FROM {table} WHERE file_hash = '{digest}' AND source_file = '{name}' "
+                      f"UNION ALL SELECT line_number FROM staging.quarantine WHERE file_hash = '{digest}' "
+                      f"AND source_file = '{name}' AND source = '{source}'")
+    numbers = [n for (n,) in lines]
+    assert len(numbers) == data_lines == len(set(numbers)) and None not in numbers and min(numbers) >= 2
+    physical = (FIXTURES / source / name).read_text().splitlines()
+    assert all(physical[n - 1].strip() for n in numbers)  # every number names a non-empty line of the file

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from assets.staging import stage
+from assets.staging import restage
 from assets.marts import visitor_scopes
 from assets.vocabulary import ALL, CHANNELS
 
@@ -105,7 +105,7 @@ def test_a_superseded_or_withdrawn_export_rebuilds_the_table(con, rng):
     deliver(con, "b2.csv", rng, 1000, ["p2"], date(2020, 3, 2), 20, 900, t0 + timedelta(days=1))
     assert visitor_scopes.refresh(con).mode == "rebuilt"
     assert_exact(con)
-    done = stage.withdraw(con, "a.csv", "wrong property")
+    done = restage.withdraw(con, "a.csv", "wrong property")
     assert done.rows_removed == 2000
     assert visitor_scopes.refresh(con).mode == "rebuilt"
     assert_exact(con)

@@ -3,11 +3,12 @@
 Files can hold tens of millions of sessions, so this parser is DuckDB SQL over
 the file (streaming, spilling to disk) rather than a Python loop. Readable
 sessions go straight into staging.sessions in the transaction that records the
-file in the ledger: a Parquet file in one pass (its reader numbers the records),
-a CSV file through one temporary table of typed cells (``_visitor_typed``, whose
-rowids number the records). Unreadable records go to ``_visitor_quarantine``; the
-file is read a second time for them only when there are some. A text file's
-physical lines are counted in a thread while DuckDB reads it.
+file in the ledger, in one pass: a Parquet file's reader numbers its records
+(``file_row_number``), a CSV file's records are numbered by their position and
+the empty lines before them, and checked against the file itself
+(``assets/ingest/visitor_lines.py``). Unreadable records go to
+``_visitor_quarantine``; the file is read a second time for them only when
+there are some.
 
 Normalised grain: one row per session (user_pseudo_id x ga_session_id), with
 its date, campaign (the campaign whose window holds the date), period,
@@ -19,19 +20,21 @@ from __future__ import annotations
 
 import csv
 import gzip
-import re
-import threading
 import zlib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from assets.ingest.common import first_row, RejectedFile, decode, sniff_delimiter
+from assets.ingest.visitor_lines import LineScanner, renumber_after_blank_lines, verify_line_numbers
 from assets.ingest.contract import EMPTY, EMAIL_MARKER, EMAIL_PATTERN, LOSSY_ID_PATTERN, PHONE_MARKER, PHONE_PATTERN, layout, sql_date
 
 GA4 = layout("ga4_sessions")
+# A CSV record's 0-based position in DuckDB's reader: the order a single-table FROM and an empty
+# OVER () keep (DuckDB docs, "Order Preservation"); visitor_lines checks it against the file.
+CSV_RECORD = "row_number() OVER () - 1"
 
 # The one definition of how a session's source/medium becomes a channel.
 CHANNEL_SQL = """
@@ -57,82 +60,8 @@ class VisitorLoad:
     rows_loaded: int
     rows_quarantined: int
     export_key: str
-
-
-class _LineCounter:
-    """Counts a text file's data lines in a thread, so that it overlaps DuckDB reading the same file.
-
-    Decompression and reading release the GIL, so on a gzip file this runs on
-    the core DuckDB's single decompression stream leaves free.
-    """
-
-    def __init__(self, path: Path):
-        self._result: _LineScan | BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path,), name="visitor-line-count", daemon=True)
-        self._thread.start()
-
-    def _run(self, path: Path) -> None:
-        try:
-            self._result = _count_data_lines(path)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
-            self._result = exc
-
-    def result(self) -> _LineScan:
-        """The file's lines; raises what the count met (RejectedFile for a truncated archive)."""
-        self._thread.join()
-        if isinstance(self._result, BaseException):
-            raise self._result
-        assert self._result is not None
-        return self._result
-
-
-@dataclass(frozen=True)
-class _LineScan:
-    """A CSV file's physical lines: the data lines after the header, and where the empty ones are.
-
-    DuckDB's CSV reader skips empty lines, so they are not records; the parser
-    needs their positions to give every record its physical line number.
-    """
-
-    data_lines: int
-    blank_lines: tuple[int, ...]  # 1-based physical line numbers of empty lines after the header
-
-    def shifts(self) -> list[tuple[int, int]]:
-        """(first record index, lines to add to its index-based number), one per run of records between blanks."""
-        shifts: dict[int, int] = {}
-        for before, line in enumerate(self.blank_lines):
-            shifts[line - 2 - before] = before + 1  # records before this blank: line - 2 - blanks before it
-        return sorted(shifts.items())
-
-
-_BLANK = re.compile(rb"\n\r?(?=\n)")
-
-
-def _count_data_lines(path: Path) -> _LineScan:
-    """Streams the file once (memory stays flat): non-empty lines after the header, and the empty ones."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    newlines = 0  # newlines before the current block
-    carry = b""  # the previous block's last two bytes: an empty line can straddle blocks
-    blanks: list[int] = []
-    last = b"\n"
-    try:
-        with opener(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                data = carry + block
-                if b"\n\n" in data or b"\n\r\n" in data:
-                    counted, position = newlines - carry.count(b"\n"), 0  # newlines before data[position]
-                    for match in _BLANK.finditer(data):
-                        counted += data.count(b"\n", position, match.start())
-                        position = match.start()
-                        if match.end() >= len(carry):  # its closing newline is new, so not counted before
-                            blanks.append(counted + 2)
-                newlines += block.count(b"\n")
-                carry = data[-2:]
-                last = block[-1:]
-    except (OSError, EOFError, zlib.error) as exc:
-        raise RejectedFile(path, None, None, f"cannot read compressed file: {exc}") from exc
-    lines = newlines + (last != b"\n")
-    return _LineScan(max(lines - 1 - len(blanks), 0), tuple(blanks))
+    first_day: date | None = None
+    last_day: date | None = None
 
 
 def _first_line(path: Path) -> bytes:
@@ -152,14 +81,14 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     file_hash, fill the columns the file does not give); by default the rows go
     to a new temporary table ``_visitor_rows``. Unreadable records go to the
     temporary table ``_visitor_quarantine`` (line_number, column_name, value,
-    reason). A Parquet file numbers its records itself (``file_row_number``), so
-    it is read once, straight into ``into``; a CSV file is first typed into a
-    temporary table whose rowids number its records. The file is read again only
+    reason). Either file is read once, straight into ``into``: a Parquet file
+    numbers its records itself (``file_row_number``), a CSV file's numbers are
+    its records' positions (``CSV_RECORD``) shifted past empty lines, checked
+    against sampled physical lines (visitor_lines). The file is read again only
     when it has unreadable records. Line accounting: readable + quarantined
     records must equal the file's data lines, and each record is staged once.
     """
     is_parquet = path.suffix.lower() == ".parquet"
-    counter = None
     if is_parquet:
         try:
             columns = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()]
@@ -192,25 +121,16 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     if is_parquet:
         _reject_lossy_parquet_types(path, con, cols)
     release_visitor_tables(con)
-    if not is_parquet:
-        counter = _LineCounter(path)
-        try:
-            # The CSV reader numbers nothing, but with insertion order kept (DuckDB's default) a
-            # table's rowids follow the records' order: one typed copy of the cells gives every
-            # record its number and lets the attribution and insert below run on both cores (a
-            # streaming row_number() over the reader keeps everything on one: slower on 7M sessions).
-            con.execute(f"CREATE TEMP TABLE _visitor_typed AS {_typed_sql(csv_source, cols, 'NULL::BIGINT')}")
-        except duckdb.Error as exc:
-            counter.result()  # a truncated archive is named as such, whatever DuckDB made of it
-            located = _locate_csv_problem(path, delimiter, columns)
-            if located:
-                raise RejectedFile(path, *located) from exc
-            raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
-        # Inside a transaction DuckDB numbers new rows from a large offset: the first record has the smallest.
-        first_rowid = first_row(con.execute("SELECT coalesce(min(rowid), 0) FROM _visitor_typed"))[0]
-        typed = f"SELECT * REPLACE (rowid - {first_rowid} + 2 AS line_number) FROM _visitor_typed"
-    else:
+    scanner = None
+    if is_parquet:
         typed = _typed_sql(source, cols, record)
+    else:
+        # One pass from the file to the staged table: a record's position in the reader numbers it
+        # (CSV_RECORD); the line scan, in a thread, finds the empty lines and samples lines that check
+        # the numbers. The window keeps this pipeline on one thread, but it writes no intermediate
+        # table: less CPU than copying the cells first (measured), and nothing to spill at 30M sessions.
+        scanner = LineScanner(path)
+        typed = _typed_sql(csv_source, cols, CSV_RECORD)
 
     # Attribution through small lookup tables joined on equality: the utm code
     # names the campaign; otherwise the campaign whose window holds the date
@@ -247,8 +167,13 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         extra = "".join(f', ? AS "{k}"' for k in constants)
         staged = first_row(con.execute(f"INSERT INTO {into} BY NAME SELECT *{extra} FROM ({rows_sql})", params))[0]
     except duckdb.Error as exc:
+        if scanner is not None:
+            scanner.result()  # a truncated archive is named as such, whatever DuckDB made of it
+            located = _locate_csv_problem(path, delimiter, columns)
+            if located:
+                raise RejectedFile(path, *located) from exc
         raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
-    scan = counter.result() if counter is not None else None
+    scan = scanner.result() if scanner is not None else None
     data_lines = scan.data_lines if scan is not None else records
     if _periods_overlap(con):
         twice = first_row(con.execute(
@@ -271,27 +196,33 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     )
     if staged == data_lines:
         # Every data line became a staged session: nothing to quarantine, nothing joined.
-        con.execute(f"CREATE TEMP TABLE _visitor_quarantine AS {quarantine} LIMIT 0")
+        con.execute("CREATE TEMP TABLE _visitor_quarantine (line_number BIGINT, column_name VARCHAR, "
+                    "value VARCHAR, reason VARCHAR, lossy BOOLEAN)")
         read_rows = staged
     else:
         # Some records are unreadable (or lines were joined): read the file again for them alone.
         con.execute(f"CREATE TEMP TABLE _visitor_quarantine AS {quarantine}")
         read_rows = staged + first_row(con.execute("SELECT count(*) FROM _visitor_quarantine"))[0]
     if data_lines is not None and read_rows != data_lines:
+        line, column, why = _locate_csv_problem(path, delimiter, columns) or (None, None, "")
         raise RejectedFile(
             path,
-            None,
-            None,
+            line,
+            column,
             f"line accounting failed: {data_lines} data lines but {read_rows} records "
-            "(an unterminated quote or embedded newline joined lines)",
+            f"({why or 'an unterminated quote or embedded newline joined lines'})",
         )
-    if scan is not None and scan.blank_lines:
-        _renumber_after_blank_lines(con, into, scope, params, scan)
+    if scan is not None:
+        renumber_after_blank_lines(con, [(into, scope, params), ("_visitor_quarantine", "true", [])], scan)
     lossy = first_row(con.execute(
         "SELECT line_number, column_name FROM _visitor_quarantine WHERE lossy ORDER BY line_number LIMIT 1"))
     if lossy:
         raise RejectedFile(path, lossy[0], lossy[1], "identifier carried in a floating-point (exponent or decimal) "
                            "form: the export's types are lossy, re-export the ids as text")
+    if scan is not None:
+        verify_line_numbers(con, path, scan, delimiter=delimiter, header=columns,
+                            user_column=cols["user_pseudo_id"], session_column=cols["ga_session_id"],
+                            staged=into, where=scope, params=params, quarantined="_visitor_quarantine")
     first_day, last_day = first_row(con.execute(
         f"SELECT min(event_date), max(event_date) FROM {into} WHERE {scope}", params))
     return VisitorLoad(
@@ -300,6 +231,8 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         rows_loaded=staged,
         rows_quarantined=read_rows - staged,
         export_key=f"{GA4.name}|{path.name}|{first_day}..{last_day}",
+        first_day=first_day,
+        last_day=last_day,
     )
 
 
@@ -320,20 +253,30 @@ def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
                  trim({col('session_source')}) AS session_source,
                  trim({col('session_medium')}) AS session_medium,
                  trim({col('session_campaign')}) AS session_campaign,
-                 regexp_replace(regexp_replace({col('landing_page')}, '{EMAIL_PATTERN}', '{EMAIL_MARKER}', 'g'),
-                                '{PHONE_PATTERN}', '{PHONE_MARKER}', 'g') AS landing_page,
+                 {col('landing_page')} AS landing_page_raw,
                  trim({col('country')}) AS country,
                  trim({col('engaged_session')}) AS engaged_raw
           FROM {source}
+        ), scrubbed AS (
+          -- Free text: e-mails, then phone numbers, replaced by markers. The patterns run only where
+          -- they can match (an e-mail has an '@', every phone alternative two adjacent digits).
+          SELECT * EXCLUDE (landing_page_raw),
+                 CASE WHEN regexp_matches(_email_free, '[0-9][0-9]')
+                      THEN regexp_replace(_email_free, '{PHONE_PATTERN}', '{PHONE_MARKER}', 'g')
+                      ELSE _email_free END AS landing_page
+          FROM (SELECT *, CASE WHEN contains(landing_page_raw, '@')
+                               THEN regexp_replace(landing_page_raw, '{EMAIL_PATTERN}', '{EMAIL_MARKER}', 'g')
+                               ELSE landing_page_raw END AS _email_free
+                FROM raw)
         ), typed AS (
-          SELECT *,
+          SELECT * EXCLUDE (_email_free),
                  {sql_date('event_date_raw', GA4.column('event_date').formats)} AS event_date,
                  CASE WHEN regexp_full_match(ga_session_id_raw, '[0-9]+') THEN TRY_CAST(ga_session_id_raw AS BIGINT)
                  END AS ga_session_id,
                  regexp_full_match(user_pseudo_id, '{LOSSY_ID_PATTERN}')
                    OR regexp_full_match(ga_session_id_raw, '{LOSSY_ID_PATTERN}|[0-9]+[.][0-9]*') AS lossy,
                  CASE WHEN engaged_raw IN ('0', '1') THEN engaged_raw::INTEGER END AS engaged_session
-          FROM raw
+          FROM scrubbed
         )
         SELECT *, _record + 2 AS line_number,
           CASE
@@ -386,32 +329,9 @@ def _periods_overlap(con: duckdb.DuckDBPyConnection) -> bool:
     ))[0])
 
 
-def _renumber_after_blank_lines(con: duckdb.DuckDBPyConnection, table: str, scope: str, params: list,
-                                scan: "_LineScan") -> None:
-    """Records after empty lines sit that many lines further down: add them (staged and quarantined rows).
-
-    Records were numbered as if no line were empty (record index + 2); empty lines
-    are rare, so this fix-up runs only for files that have them.
-    """
-    shifts = scan.shifts()
-    table_shift = pa.table({"first_line": pa.array([first + 2 for first, _ in shifts], pa.int64()),
-                            "shift": pa.array([shift for _, shift in shifts], pa.int64())})
-    con.register("_visitor_line_shift", table_shift)
-    try:
-        for name, where, args in ((table, scope, params), ("_visitor_quarantine", "true", [])):
-            con.execute(
-                f"UPDATE {name} AS t SET line_number = t.line_number + (SELECT max_by(s.shift, s.first_line) "
-                f"FROM _visitor_line_shift s WHERE s.first_line <= t.line_number) "
-                f"WHERE {where} AND t.line_number >= {shifts[0][0] + 2}",
-                args,
-            )
-    finally:
-        con.unregister("_visitor_line_shift")
-
-
 def release_visitor_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drops what parse_visitors left on ``con``."""
-    for name in ("_visitor_rows", "_visitor_quarantine", "_visitor_typed"):
+    for name in ("_visitor_rows", "_visitor_quarantine"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 

@@ -40,7 +40,7 @@ import pandas as pd
 from assets.quality import containment
 from assets.quality import gx_runner
 from assets.marts import provenance
-from assets.staging import stage
+from assets.staging import warehouse
 from assets.staging.asset import reference_data, staged_applications, staged_reach, staged_sessions
 from assets.vocabulary import APPLICATION_STAGES
 from assets.marts.hiring import HIRE_EXCLUSIONS
@@ -1388,10 +1388,10 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
     def gate(context: dg.AssetCheckExecutionContext):
         selected = context.selected_asset_check_keys
         settings = settings_of(context)
-        con = stage.connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
+        con = warehouse.connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
         finish = None
         try:
-            stage.ensure_schema(con)
+            warehouse.ensure_schema(con)
             finish = prepare(con, selected) if prepare is not None else None
             for key, (check_name, run) in jobs.items():
                 if key not in selected:

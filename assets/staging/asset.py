@@ -1,4 +1,4 @@
-"""The ingest assets: reference data and the three staged tables, thin wrappers around stage.py.
+"""The ingest assets: reference data and the three staged tables, thin wrappers around assets/staging/.
 
 raw exports -> reference_data, staged_reach, staged_sessions, staged_applications -> the staged
 quality gate (assets/quality/) -> marts (assets/marts/asset.py).
@@ -14,7 +14,9 @@ from assets.ingest.reference import Attribution, read_reference
 from assets.marts import provenance
 from assets.quality import gx_runner
 from assets.settings import Settings
-from assets.staging import noop, stage
+from assets.staging import ledger, noop, restage, stage
+from assets.staging.parsers import STAGED_TABLE, RowParser, VisitorParser
+from assets.staging.warehouse import load_reference
 from assets.wrappers import OWNERS, STORE, preview, settings_of, table_metadata, warehouse
 
 
@@ -33,23 +35,23 @@ def reference_data(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
 
     Grain: one row per campaign / campaign period / organisation / target / currency.
-    Changing any of them (or the PII key, or stage.STAGING_RULES_VERSION)
+    Changing any of them (or the PII key, or restage.STAGING_RULES_VERSION)
     re-stages every export, since staged rows carry attribution computed from them.
     """
     gx_runner.start()  # the first run step: GX's import, in its worker, overlaps the loads
     settings = settings_of(context)
     folder = settings.raw_dir / "reference"
     with warehouse(settings, context) as con:
-        reference = noop.reference_digest(folder, settings.key_fingerprint(), stage.STAGING_RULES_VERSION)
+        reference = noop.reference_digest(folder, settings.key_fingerprint(), restage.STAGING_RULES_VERSION)
         # Before any landing folder is listed: a file landing during this run makes the next night run.
         noop.record_run_start(con, context.run.run_id, noop.inputs_fingerprint(settings.raw_dir, reference))
         frames = read_reference(folder)
-        counts = stage.load_reference(con, frames)
+        counts = load_reference(con, frames)
         provenance.record_reference_files(con, folder)  # their hashes: the register's "export", the publication's
-        restaged = stage.reset_if_inputs_changed(con, reference)
+        restaged = restage.reset_if_inputs_changed(con, reference)
         if restaged:
             context.log.info("reference data or PII key changed: every export will be parsed again")
-        strays = stage.account_reference_folder(con, folder, set(frames), context.run.run_id)
+        strays = ledger.account_reference_folder(con, folder, set(frames), context.run.run_id)
         for outcome in strays:
             context.log.warning(outcome.message)
     return dg.MaterializeResult(
@@ -59,7 +61,7 @@ def reference_data(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 def _ingest(context, settings: Settings, source: str, parser) -> dg.MaterializeResult:
     with warehouse(settings, context) as con:
-        summary = stage.ingest_source(con, source, settings.raw_dir / source, parser and parser(con, settings),
+        summary = stage.ingest_source(con, source, settings.raw_dir / source, parser(con, settings),
                                       run_id=context.run.run_id)
         for f in summary.files:
             if f.status == "rejected":
@@ -69,7 +71,7 @@ def _ingest(context, settings: Settings, source: str, parser) -> dg.MaterializeR
                     f"{f.path}: {f.layout}, {f.data_lines} data lines = {f.rows_loaded} loaded + "
                     f"{f.rows_quarantined} quarantined"
                 )
-        table = stage.STAGED_TABLE[source]
+        table = STAGED_TABLE[source]
         metadata = table_metadata(con, table)
         quarantine = preview(
             con,
@@ -93,13 +95,17 @@ _STAGED = dict(group_name="ingest", owners=OWNERS, required_resource_keys={STORE
 
 def _reach_parser(con, settings: Settings):
     attribution = _attribution(con)
-    return lambda path: parse_reach(path, attribution)
+    return RowParser("reach", lambda path: parse_reach(path, attribution))
 
 
 def _hiring_parser(con, settings: Settings):
     attribution = _attribution(con)
     key = settings.pii_key.encode()
-    return lambda path: parse_hiring(path, attribution, key)
+    return RowParser("hiring", lambda path: parse_hiring(path, attribution, key))
+
+
+def _visitor_parser(con, settings: Settings):
+    return VisitorParser()
 
 
 @dg.asset(kinds={"duckdb", "python"}, **_STAGED)
@@ -119,7 +125,7 @@ def staged_sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     Date, campaign (utm code, else the campaign window holding the date),
     period, channel (ad platform, organic, direct, referral), engagement.
     """
-    return _ingest(context, settings_of(context), "visitors", None)
+    return _ingest(context, settings_of(context), "visitors", _visitor_parser)
 
 
 @dg.asset(kinds={"duckdb", "python"}, **_STAGED)

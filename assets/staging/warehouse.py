@@ -1,0 +1,52 @@
+"""The warehouse file: opening it (waiting out another writer's lock), its schema, the reference tables."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+# DuckDB's buffer pool for the pipeline's writing connections; beyond it DuckDB spills to disk
+# (next to the warehouse). Its default, 80% of RAM, let a night at 10M sessions hold 2.8 GiB.
+# TALENT_DUCKDB_MEMORY_LIMIT overrides it (pipelines/settings.py).
+DEFAULT_MEMORY_LIMIT = "1500MB"
+
+
+def connect(path: Path, read_only: bool = False, attempts: int = 20,
+            memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """Opens a DuckDB file, waiting out another process's lock instead of failing at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = {} if read_only else {"memory_limit": memory_limit}
+    delay = 0.1
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    raise AssertionError("unreachable")
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute((SQL_DIR / "warehouse.sql").read_text())
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Replaces the ref.* tables with the reference files, atomically."""
+    con.execute("BEGIN")
+    try:
+        for name, frame in frames.items():
+            con.register("_ref_frame", frame.to_arrow())
+            con.execute(f"CREATE OR REPLACE TABLE ref.{name} AS SELECT * FROM _ref_frame")
+            con.unregister("_ref_frame")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return {name: frame.height for name, frame in frames.items()}
