@@ -11,7 +11,7 @@ import dagster as dg
 
 from assets.marts.asset import MART_ASSETS
 from assets.publish.asset import PUBLISH_ASSETS
-from assets.quality.checks import CHECKS
+from assets.quality.asset import CHECKS
 from assets.quality.freshness_check import FRESHNESS_CHECKS
 from assets.report.asset import REPORT_ASSETS
 from assets.staging.asset import STAGING_ASSETS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -10,15 +11,21 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from assets.quality import checks
-from assets.staging import warehouse
-from assets.quality.checks import SUITES, Reference, reconcile, validate
+from assets.ingest.contract import private_fields
+from assets.marts.tables import MART_TABLES
+from assets.quality import asset, audit, gx_adapter, reconciliation, recount, rules
+from assets.quality import outcomes as outcomes_module
+from assets.quality import profile as profiling
+from assets.quality.reconciliation import reconcile
+from assets.quality.rules import Reference
+from assets.quality.suites import SUITES, suite_version, validate
+from assets.staging import warehouse as wh
 from assets.marts.build import build_marts
 from assets.marts.inputs import read_inputs
 from assets.marts.tables import write_marts
 from assets.marts.provenance import build_audit
 
-SQL_DIR = warehouse.SQL_DIR
+SQL_DIR = wh.SQL_DIR
 CANDIDATE_KEYS = ("cand-hmac-0001", "cand-hmac-0002", "cand-hmac-0003")
 VISITORS = ("visitor-123.456", "visitor-789.012")
 
@@ -26,7 +33,7 @@ VISITORS = ("visitor-123.456", "visitor-789.012")
 @pytest.fixture(scope="session", autouse=True)
 def great_expectations():
     """Imports GX and builds its context once for the whole session (6-10 s)."""
-    checks.warm_up()
+    gx_adapter.warm_up()
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +55,13 @@ def frame(table: str, rows: list[dict]) -> pd.DataFrame:
     columns = SUITES[table].columns
     out = pd.DataFrame({c: [r.get(c) for r in rows] for c in columns})
     for column, logical in columns.items():
-        if logical == checks.DATE:
+        if logical == rules.DATE:
             out[column] = pd.to_datetime(out[column])
-        elif logical == checks.INTEGER:
+        elif logical == rules.INTEGER:
             out[column] = out[column].astype("Int64")
-        elif logical == checks.FLOAT:
+        elif logical == rules.FLOAT:
             out[column] = out[column].astype("float64")
-        elif logical == checks.BOOLEAN:
+        elif logical == rules.BOOLEAN:
             out[column] = out[column].astype("boolean")
         else:
             out[column] = out[column].astype("str")
@@ -110,11 +117,11 @@ def application_rows() -> list[dict]:
     ]
 
 
-def failures(outcomes) -> list[checks.ExpectationOutcome]:
+def failures(outcomes) -> list[outcomes_module.ExpectationOutcome]:
     return [o for o in outcomes if not o.passed]
 
 
-def only_failure(outcomes, expectation: str, column: str) -> checks.ExpectationOutcome:
+def only_failure(outcomes, expectation: str, column: str) -> outcomes_module.ExpectationOutcome:
     failed = failures(outcomes)
     matching = [o for o in failed if o.expectation == expectation and o.column_name == column]
     assert matching, f"no failed {expectation} on {column}; failures: {[o.message for o in failed]}"
@@ -126,6 +133,8 @@ def assert_no_personal_data(outcomes) -> None:
         text = o.message + " ".join(o.examples)
         for secret in (*CANDIDATE_KEYS, *VISITORS):
             assert secret not in text, o.message
+        # No field the contract declares private is shown, whatever its value.
+        assert not [c for c in private_fields() for e in o.examples if f"{c}=" in e], o.examples
 
 
 # --- clean frames pass ------------------------------------------------------------------
@@ -225,8 +234,16 @@ def test_missing_column_and_wrong_type(ref):
     outcomes = validate("staging.reach", bad, ref)
     columns = only_failure(outcomes, "expect_table_columns_to_match_set", None)
     assert columns.examples == ("missing column 'platform_reach'",)
-    dtype = only_failure(outcomes, "expect_column_values_to_be_in_type_list", "impressions")
-    assert "float64" in dtype.message
+    # Column types are the DDL's (sql/warehouse.sql), enforced by DuckDB, not restated in a suite:
+    # a value of the wrong type is refused before any suite could see it.
+    assert not [r for r in SUITES["staging.reach"].all_rules(ref)
+                if r.expectation in ("ExpectColumnValuesToBeOfType", "ExpectColumnValuesToBeInTypeList")]
+    con = duckdb.connect()
+    wh.ensure_schema(con)
+    wrong = frame("staging.reach", reach_rows())
+    wrong["impressions"] = "many"
+    with pytest.raises(duckdb.ConversionException, match="many"):
+        _load(con, "staging.reach", wrong)
     # Rules on the missing column fail with the reason instead of crashing the check.
     assert any("missing" in o.message for o in failures(outcomes) if o.column_name == "platform_reach")
 
@@ -306,7 +323,10 @@ def test_duplicate_session_in_one_file_never_shows_the_visitor(ref):
     failed = only_failure(outcomes, "expect_compound_columns_to_be_unique",
                           "user_pseudo_id, ga_session_id, file_hash")
     assert failed.failed_rows == 2
-    assert failed.examples == ("ga_session_id=1, event_date=2020-03-02 (sessions.csv line 2)",)
+    # What illustrates the duplicate is every shown column the contract does not declare private.
+    values = {"user_pseudo_id": repr(VISITORS[0]), "ga_session_id": "1", "event_date": "2020-03-02"}
+    shown = ", ".join(f"{c}={v}" for c, v in values.items() if c not in private_fields())
+    assert failed.examples == (f"{shown} (sessions.csv line 2)",)
     assert_no_personal_data(outcomes)
 
 
@@ -367,9 +387,9 @@ def _load(con, table: str, df: pd.DataFrame) -> None:
 def warehouse(ref):
     """An in-memory warehouse: reference, staged rows (one reach row re-delivered in a later file), marts."""
     con = duckdb.connect()
-    warehouse.ensure_schema(con)
+    wh.ensure_schema(con)
     D = date
-    warehouse.load_reference(con, {
+    wh.load_reference(con, {
         "campaigns": pl.DataFrame({"campaign_id": ["c1", "c2"], "name": ["Camp One", "Camp Two"],
                                    "start_date": [D(2020, 1, 1), D(2011, 1, 1)],
                                    "end_date": [D(2020, 12, 31), D(2011, 12, 31)],
@@ -417,7 +437,7 @@ def test_reconciliation_passes_on_marts_built_from_staging(warehouse):
 
 @pytest.mark.parametrize("table", sorted(SUITES))
 def test_every_suite_passes_on_the_built_warehouse(warehouse, table):
-    assert failures(checks.validate_table(warehouse, table)) == []
+    assert failures(profiling.validate_table(warehouse, table)) == []
 
 
 def test_reconciliation_mismatch_in_impressions(warehouse):
@@ -443,7 +463,7 @@ def test_reconciliation_spend_tolerates_rounding_only(warehouse):
 
 
 def test_visitor_recount_is_exact_at_every_scope(warehouse):
-    counted = checks._staged_visitor_scopes(warehouse)
+    counted = recount.staged_visitor_scopes(warehouse)
     got = {(r.campaign_id, None if pd.isna(r.period) else r.period, r.channel): r.visitors
            for r in counted.itertuples()}
     assert got == {("c1", "p1", "linkedin"): 2, ("c1", "p1", "all"): 2, ("c1", "all", "linkedin"): 2,
@@ -458,7 +478,7 @@ def test_visitor_recount_beyond_one_mask_word(warehouse):
     warehouse.execute("DELETE FROM staging.sessions")
     _load(warehouse, "staging.sessions", frame("staging.sessions", rows))
     got = {(r.campaign_id, None if pd.isna(r.period) else r.period, r.channel): r.visitors
-           for r in checks._staged_visitor_scopes(warehouse).itertuples()}
+           for r in recount.staged_visitor_scopes(warehouse).itertuples()}
     oracle = {}
     for period_sql, channel_sql, where in (("period", "channel", "period IS NOT NULL"),
                                            ("period", "'all'", "period IS NOT NULL"),
@@ -505,16 +525,16 @@ def test_reconciliation_more_hires_than_applications(warehouse):
 
 def test_every_outcome_is_recorded(ref):
     con = duckdb.connect()
-    warehouse.ensure_schema(con)
+    wh.ensure_schema(con)
     rows = reach_rows()
     rows[0]["impressions"] = -1
     outcomes = validate("staging.reach", frame("staging.reach", rows), ref)
-    checks.record(con, outcomes, "run-1", checks.SUITE_CHECK)
+    audit.record(con, outcomes, "run-1", asset.SUITE_CHECK)
     stored = con.execute("SELECT count(*), count(*) FILTER (WHERE NOT passed), "
                          "max(examples) FILTER (WHERE column_name = 'impressions' AND NOT passed) "
                          "FROM audit.check_results WHERE run_id = 'run-1'").fetchall()
     assert stored == [(len(outcomes), len(failures(outcomes)), "impressions=-1 (linkedin.csv line 6)")]
-    markdown = checks.outcomes_markdown(outcomes)
+    markdown = audit.outcomes_markdown(outcomes)
     assert markdown.splitlines()[0] == "| expectation | column | rule | passed | failed rows | examples |"
     assert "**NO**" in markdown.splitlines()[2]  # failures first
 
@@ -524,23 +544,23 @@ def test_checks_are_blocking_and_cover_every_table():
 
     from pipelines.resources import TalentStore
 
-    specs = [spec for check in checks.CHECKS for spec in check.check_specs]
+    specs = [spec for check in asset.CHECKS for spec in check.check_specs]
     # Every suite and reconciliation blocks; the quarantine reports only warn.
-    assert all(spec.blocking == (spec.name != checks.QUARANTINE_CHECK) for spec in specs)
-    warned = {spec.asset_key.to_user_string() for spec in specs if spec.name == checks.QUARANTINE_CHECK}
+    assert all(spec.blocking == (spec.name != asset.QUARANTINE_CHECK) for spec in specs)
+    warned = {spec.asset_key.to_user_string() for spec in specs if spec.name == asset.QUARANTINE_CHECK}
     assert warned == {"staged_reach", "staged_sessions", "staged_applications"}
-    suites = {spec.asset_key.to_user_string() for spec in specs if spec.name == checks.SUITE_CHECK}
+    suites = {spec.asset_key.to_user_string() for spec in specs if spec.name == asset.SUITE_CHECK}
     assert suites == {"reference_data", "staged_reach", "staged_sessions", "staged_applications",
-                      *(f"marts/{name}" for name in checks.MART_TABLES)}
-    defs = dg.Definitions(asset_checks=checks.CHECKS, resources={"store": TalentStore()})
+                      *(f"marts/{name}" for name in MART_TABLES)}
+    defs = dg.Definitions(asset_checks=asset.CHECKS, resources={"store": TalentStore()})
     assert {s.key for s in specs} == set(defs.resolve_asset_graph().asset_check_keys)
 
 
 def _sql_columns(sql_file: str) -> dict[str, dict[str, str]]:
     con = duckdb.connect()
     con.execute((SQL_DIR / sql_file).read_text())
-    logical = {"VARCHAR": checks.STRING, "DATE": checks.DATE, "BIGINT": checks.INTEGER, "INTEGER": checks.INTEGER,
-               "DOUBLE": checks.FLOAT, "BOOLEAN": checks.BOOLEAN}
+    logical = {"VARCHAR": rules.STRING, "DATE": rules.DATE, "BIGINT": rules.INTEGER, "INTEGER": rules.INTEGER,
+               "DOUBLE": rules.FLOAT, "BOOLEAN": rules.BOOLEAN}
     out: dict[str, dict[str, str]] = {}
     for schema, table, column, dtype in con.execute(
         "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
@@ -555,14 +575,14 @@ def test_suites_follow_the_sql_schemas():
     for table in ("staging.reach", "staging.sessions", "staging.applications"):
         assert SUITES[table].columns == staged[table]
     published = _sql_columns("marts.sql")
-    for name in checks.MART_TABLES:
+    for name in MART_TABLES:
         assert SUITES[f"marts.{name}"].columns == published[name], name
 
 
 def test_staged_files_are_validated_once_and_bad_rows_are_quarantined(warehouse):
-    first = checks.validate_table(warehouse, "staging.reach")
+    first = profiling.validate_table(warehouse, "staging.reach")
     assert failures(first) == [] and first[0].expectation != "incremental_validation"
-    again = checks.validate_table(warehouse, "staging.reach")
+    again = profiling.validate_table(warehouse, "staging.reach")
     assert [o.expectation for o in again] == ["incremental_validation"] and again[0].passed
     # A new file with a bad row among good ones: the bad row fails its rule and is quarantined with the
     # file, line, column and rule; the good rows stay; the ledger's counts move; nothing stays pending.
@@ -572,23 +592,23 @@ def test_staged_files_are_validated_once_and_bad_rows_are_quarantined(warehouse)
     warehouse.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at, data_lines, "
                       "rows_loaded, rows_quarantined) VALUES ('h-bad', 'reach', '/raw/bad.csv', 'loaded', "
                       "TIMESTAMP '2024-02-01', 2, 2, 0)")
-    result = checks.validate_table(warehouse, "staging.reach", run_id="r1")
+    result = profiling.validate_table(warehouse, "staging.reach", run_id="r1")
     outcome = only_failure(result, "expect_column_values_to_be_between", "impressions")
     assert outcome.failed_rows == 1 and "bad.csv line 9" in outcome.examples[0]
     assert outcome.contained and outcome.quarantined == 1
-    assert checks.check_result(result).passed  # contained: it does not block
+    assert asset.check_result(result).passed  # contained: it does not block
     assert warehouse.execute("SELECT source_file, line_number, column_name, value, rule, run_id "
                              "FROM staging.quarantine").fetchall() == [("bad.csv", 9, "impressions", "-5", ">= 0", "r1")]
     assert warehouse.execute("SELECT line_number FROM staging.reach WHERE file_hash = 'h-bad'").fetchall() == [(8,)]
     assert warehouse.execute("SELECT rows_loaded, rows_quarantined FROM ingest.file_ledger "
                              "WHERE file_hash = 'h-bad'").fetchall() == [(1, 1)]
-    assert [o.expectation for o in checks.validate_table(warehouse, "staging.reach")] == ["incremental_validation"]
+    assert [o.expectation for o in profiling.validate_table(warehouse, "staging.reach")] == ["incremental_validation"]
 
 
 def test_a_schema_failure_is_not_contained_and_blocks(warehouse):
     warehouse.execute("ALTER TABLE staging.reach DROP COLUMN platform_reach")
-    result = checks.validate_table(warehouse, "staging.reach")
-    assert not checks.check_result(result).passed
+    result = profiling.validate_table(warehouse, "staging.reach")
+    assert not asset.check_result(result).passed
     assert warehouse.execute("SELECT count(*) FROM staging.quarantine").fetchall() == [(0,)]
 
 
@@ -616,9 +636,9 @@ def test_profiled_validation_judges_like_the_rows(warehouse, ref):
     by_rows = validate("staging.sessions", frame("staging.sessions", rows), ref)
     warehouse.execute("DELETE FROM staging.sessions")
     _load(warehouse, "staging.sessions", frame("staging.sessions", rows))
-    profile, shared, _sample = checks.profile_frames(warehouse, "staging.sessions", ref)
-    assert len(profile) < len(rows) and profile[checks.WEIGHT].sum() == len(rows)
-    by_profile = checks.validate_table(warehouse, "staging.sessions")
+    profile, shared, _sample = profiling.profile_frames(warehouse, "staging.sessions", ref)
+    assert len(profile) < len(rows) and profile[rules.WEIGHT].sum() == len(rows)
+    by_profile = profiling.validate_table(warehouse, "staging.sessions")
     # Containment finds the failing rows again through the profile: exactly the lines the rows' own
     # validation fails are quarantined, and the sessions left pass.
     failing_lines = set()
@@ -643,10 +663,10 @@ def test_chunked_validation_counts_like_one_pass(warehouse, monkeypatch):
     dup = rows * 2  # every row twice in its file: each one a duplicate key
     warehouse.execute("DELETE FROM staging.reach")
     _load(warehouse, "staging.reach", frame("staging.reach", dup))
-    whole = only_failure(validate("staging.reach", frame("staging.reach", dup), checks.Reference.from_warehouse(warehouse)),
+    whole = only_failure(validate("staging.reach", frame("staging.reach", dup), rules.Reference.from_warehouse(warehouse)),
                          "expect_column_values_to_be_between", "impressions")
-    monkeypatch.setattr(checks, "CHUNK_ROWS", 2)
-    chunked = only_failure(checks.validate_table(warehouse, "staging.reach"),
+    monkeypatch.setattr(profiling, "CHUNK_ROWS", 2)
+    chunked = only_failure(profiling.validate_table(warehouse, "staging.reach"),
                            "expect_column_values_to_be_between", "impressions")
     assert chunked.failed_rows == whole.failed_rows == 2
     assert "chunks" in chunked.message
@@ -674,26 +694,119 @@ def test_the_worker_process_judges_like_this_process(ref):
 
 def test_a_prefetched_visitor_recount_is_the_recount(warehouse, monkeypatch):
     calls = []
-    recount = checks._staged_visitor_scopes
+    real = recount.staged_visitor_scopes
 
-    def counted(con):
+    def counted(con, full=False):
         calls.append(con)
-        return recount(con)
+        return real(con, full)
 
-    monkeypatch.setattr(checks, "_staged_visitor_scopes", counted)
-    finish = checks.prefetch_visitor_recount(warehouse)
+    monkeypatch.setattr(reconciliation, "staged_visitor_scopes", counted)
+    finish = reconciliation.prefetch_visitor_recount(warehouse)
     try:
         outcomes = reconcile(warehouse, "marts.funnel")
     finally:
         finish()
-    assert failures(outcomes) == [] and checks._PREFETCHED == {}
+    assert failures(outcomes) == [] and reconciliation._PREFETCHED == {}
     assert len(calls) == 1 and calls[0] is not warehouse  # counted once, on the prefetch's own cursor
     warehouse.execute("UPDATE marts.funnel SET value = value + 1 WHERE stage = 'unique_visitors' "
                       "AND period = 'p1' AND channel = 'linkedin'")
-    finish = checks.prefetch_visitor_recount(warehouse)
+    finish = reconciliation.prefetch_visitor_recount(warehouse)
     try:
         failed = only_failure(reconcile(warehouse, "marts.funnel"), "expect_column_pair_values_to_be_equal",
                               "unique_visitors")
     finally:
         finish()
     assert failed.failed_rows == 1
+
+
+def test_suite_version_is_the_declared_rules_not_the_bytes(ref):
+    """A comment or docstring changes no suite version; a rule, a derived frame's code or a reference value does."""
+    import importlib.util
+    import inspect
+
+    from assets.quality import staged_suites
+
+    source = inspect.getsource(staged_suites)
+
+    def version_of(text: str) -> str:
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("_staged_suites_copy", loader=None))
+        exec(compile(text, "_staged_suites_copy.py", "exec"), module.__dict__)
+        return suite_version(module.STAGED_SUITES["staging.sessions"], ref)
+
+    today = suite_version(SUITES["staging.sessions"], ref)
+    assert version_of(source) == today
+    commented = ("# A comment that moves every line.\n" + source).replace(
+        "def _session_rules(ref: Reference) -> list[Rule]:\n",
+        "def _session_rules(ref: Reference) -> list[Rule]:\n    # A comment inside the rules.\n").replace(
+        '"""Rows with a period, beside', '"""Reworded: rows with a period, beside').replace(
+        "    def build(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame:\n",
+        "    def build(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame:\n        \"\"\"A new docstring.\"\"\"\n")
+    assert commented.count("A comment") == 2 and "A new docstring" in commented
+    assert version_of(commented) == today
+    for before, after in (('in_set("engaged_session", [0, 1])', 'in_set("engaged_session", [0, 1, 2])'),
+                          ('"a session with a period has a campaign"', '"a session in a period has a campaign"'),
+                          ('lambda r: r["period"].notna()', 'lambda r: r["period"].isna()'),
+                          ('unique_show=("event_date",)', 'unique_show=("event_date", "channel")')):
+        assert before in source
+        assert version_of(source.replace(before, after)) != today, after
+    # A rule's accepted values come from the reference: a new campaign is a new version of the suite.
+    more = replace(ref, campaigns=pd.concat([ref.campaigns, ref.campaigns.assign(campaign_id="c3")]))
+    assert suite_version(SUITES["staging.sessions"], more) != today
+    # Each table has its own: a sessions rule changes nothing for reach.
+    assert suite_version(SUITES["staging.reach"], ref) != today
+
+
+def test_a_night_recounts_the_campaigns_whose_sessions_changed_and_carries_the_rest(warehouse):
+    """After a passing reconciliation, unchanged campaigns carry their verified counts; a campaign with a new
+    visitor export is recounted from all its sessions; ``full`` recounts everything."""
+    assert failures(reconcile(warehouse)) == []
+    kept = warehouse.execute(f"SELECT count(*) FROM {recount.COUNTS_TABLE}").fetchall()[0][0]
+    assert kept == len(recount.staged_visitor_scopes(warehouse, full=True)) > 0
+    assert recount.staged_visitor_scopes(warehouse).attrs["recounted"] == ()  # nothing changed: all carried
+    # Carried means not read again: a kept count that were wrong would stay wrong until a full recount.
+    warehouse.execute(f"UPDATE {recount.COUNTS_TABLE} SET visitors = 99 WHERE period = 'p1' AND channel = 'linkedin'")
+    carried = only_failure(reconcile(warehouse, "marts.funnel"), "expect_column_pair_values_to_be_equal",
+                           "unique_visitors")
+    assert carried.examples == (
+        "staged_unique_visitors=99, marts_unique_visitors=2 (campaign_id='c1', period='p1', channel='linkedin')",)
+    assert failures(reconcile(warehouse, "marts.funnel", full=True)) == []  # recounted, and kept again
+    # A new visitor export with a new visitor of c1: c1 is recounted from all its sessions, and the
+    # marts (not rebuilt here) no longer agree with it.
+    new = {**session_rows()[0], "user_pseudo_id": "visitor-new", "source_file": "sessions_3.csv", "file_hash": "h-s3"}
+    _load(warehouse, "staging.sessions", frame("staging.sessions", [new]))
+    warehouse.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at, rows_loaded) "
+                      "VALUES ('h-s3', 'visitors', '/raw/h-s3', 'loaded', TIMESTAMP '2024-03-01', 1)")
+    night = recount.staged_visitor_scopes(warehouse)
+    assert night.attrs["recounted"] == ("c1",)
+    full = recount.staged_visitor_scopes(warehouse, full=True)
+    def as_counts(counted):
+        return {(r.campaign_id, None if pd.isna(r.period) else r.period, r.channel): r.visitors
+                for r in counted.itertuples()}
+
+    assert as_counts(night) == as_counts(full)
+    assert {(r.period, r.channel): r.visitors for r in night.itertuples() if r.period == "all"} == {
+        ("all", "linkedin"): 3, ("all", "direct"): 1, ("all", "all"): 3}
+    failed = only_failure(reconcile(warehouse, "marts.funnel"), "expect_column_pair_values_to_be_equal",
+                          "unique_visitors")
+    assert "staged_unique_visitors=3, marts_unique_visitors=2" in failed.examples[0]
+    # Rows leaving a counted export (quarantined: its ledger rows_loaded moves) are a change too.
+    warehouse.execute("DELETE FROM staging.sessions WHERE file_hash IN ('h-s3', 'h-s2')")
+    warehouse.execute("DELETE FROM ingest.file_ledger WHERE file_hash = 'h-s3'")
+    assert recount.staged_visitor_scopes(warehouse).attrs["recounted"] == ("c1",)  # h-s2 left staging
+    warehouse.execute("DELETE FROM staging.sessions WHERE file_hash = 'h-s1' AND line_number = 3")
+    warehouse.execute("UPDATE ingest.file_ledger SET rows_loaded = 2 WHERE file_hash = 'h-s1'")
+    night = recount.staged_visitor_scopes(warehouse)
+    assert night.attrs["recounted"] == ("c1",) and as_counts(night) == as_counts(
+        recount.staged_visitor_scopes(warehouse, full=True))
+
+
+def test_the_carried_recount_is_renewed_weekly_and_on_new_reference_data(warehouse, monkeypatch):
+    assert failures(reconcile(warehouse)) == []
+    assert recount.staged_visitor_scopes(warehouse).attrs["full"] is False
+    warehouse.execute(f"UPDATE {recount.INPUTS_TABLE} SET full_at = full_at - INTERVAL 8 DAY")
+    assert recount.staged_visitor_scopes(warehouse).attrs["full"] is True
+    assert failures(reconcile(warehouse)) == []
+    assert recount.staged_visitor_scopes(warehouse).attrs["full"] is False
+    warehouse.execute("CREATE TABLE IF NOT EXISTS ingest.reference_version (version VARCHAR)")
+    warehouse.execute("INSERT INTO ingest.reference_version VALUES ('a new reference')")
+    assert recount.staged_visitor_scopes(warehouse).attrs["full"] is True

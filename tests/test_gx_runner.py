@@ -17,7 +17,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_worker_exits_when_its_parent_dies_without_stopping_it():
-    script = ("import os, time\nfrom assets import gx_runner\ngx_runner.start()\n"
+    script = ("import os, time\nfrom assets.quality import gx_runner\ngx_runner.start()\n"
               "while not gx_runner._POOL._processes: time.sleep(0.05)\n"
               "print(*gx_runner._POOL._processes, flush=True)\nos._exit(0)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,

@@ -19,8 +19,7 @@ WRAPPERS = {
     "assets/publish/asset.py",
     "assets/report/asset.py",
     "assets/quality/freshness_check.py",
-    # Until its wiring moves to assets/quality/asset.py (issue 12, helper A): suites and Dagster checks.
-    "assets/quality/checks.py",
+    "assets/quality/asset.py",
 }
 
 

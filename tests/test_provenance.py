@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.quality import checks
+from assets.quality import asset as checks
 from assets.marts import provenance
 from assets.staging import stage
 from assets.staging.parsers import RowParser, VisitorParser

@@ -1,15 +1,14 @@
 """Containment: a staged row that fails a row-level rule is quarantined, not allowed to block everything.
 
-The staged suites (assets/quality/checks.py) stay the one statement of each rule:
+The staged suites (assets/quality/staged_suites.py) stay the one statement of each rule:
 Great Expectations judges the rows, and the rows it lists as failing are the
 ones moved here from the staged table into ``staging.quarantine``, with the
 file, line, column, the expectation that failed and its rule in words. They
 then count nowhere, and the ledger's loaded + quarantined still equals each
 file's data lines. Everything else goes on to the marts and is published.
 
-What cannot be contained still blocks: a schema rule (a column missing or of
-the wrong type), a rule that could not be evaluated, or a failure without
-rows to point at.
+What cannot be contained still blocks: a schema rule (a column missing), a
+rule that could not be evaluated, or a failure without rows to point at.
 
 A failing row is found again by what the frame Great Expectations saw holds:
 its ``file_hash`` and ``line_number``; a file (for a per-file rule such as one

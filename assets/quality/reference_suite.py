@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from assets.quality.checks import FILE_LOCATION, Rule, _run_rules, at_least, between, in_set, not_null
+from assets.quality.gx_adapter import run_rules as _run_rules
+from assets.quality.rules import FILE_LOCATION, Rule, at_least, between, in_set, not_null
 from assets.ingest.reference import read_reference
 from assets.vocabulary import ALL, KPIS
 

@@ -1,0 +1,180 @@
+"""The reconciliations' recounts from the staged rows: plain SQL, written apart from the marts' counting.
+
+Sums and ``count(DISTINCT ...)`` per scope, with GROUPING SETS for the
+(period | 'all') x (channel | 'all') roll-ups, over the rows that count as the
+marts' inputs define them: attributed rows (a campaign), reach and
+applications de-duplicated by their keys (latest load wins), every staged
+session of an attributed visitor. Nothing here shares code with
+assets/marts/ (build, reach, hiring) or the visitor masks of assets/marts/visitor_scopes.py,
+which these recounts check.
+
+The visitor recount is the one that reads every session. A night recounts the
+campaigns whose staged sessions changed since the last visitor reconciliation
+that passed (a visitor export added, superseded, withdrawn, re-staged or losing
+rows to the quarantine: its ledger entry changes) and carries the other
+campaigns' verified counts forward, so every campaign's count is still of all
+its staged sessions. Everything is recounted on ``full`` (``talent-pipeline run
+--full``), when the reference data changed, and at least every FULL_EVERY.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from assets.marts.reach import REACH_KEY
+from assets.quality.frames import to_pandas
+from assets.vocabulary import ALL
+
+# Attributed reach rows de-duplicated exactly as assets/marts/reach.py dedupe_reach does
+# (latest load wins per date x channel x platform campaign x ad set), written
+# again in SQL so that the reconciliation does not share the code it checks.
+REACH_DEDUPED = f"""
+SELECT s.campaign_id, s.period, s.channel, s.impressions, s.clicks, s.spend_eur
+FROM staging.reach s JOIN ingest.file_ledger l USING (file_hash)
+WHERE s.campaign_id IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in REACH_KEY)}
+                           ORDER BY l.loaded_at DESC, s.file_hash DESC, s.line_number DESC) = 1
+"""
+# One application per application_key, latest export wins (assets/marts/hiring.py dedupe_applications).
+APPS_DEDUPED = """
+SELECT s.application_key, s.org_id, s.applied_on, s.campaign_id, s.channel
+FROM staging.applications s JOIN ingest.file_ledger l USING (file_hash)
+QUALIFY row_number() OVER (PARTITION BY s.application_key
+                           ORDER BY l.loaded_at DESC, s.file_hash DESC, s.line_number DESC) = 1
+"""
+# Every staged session of an attributed visitor: a session in two overlapping exports counts its
+# visitor once either way, so sessions need no de-duplication for a distinct count.
+ATTRIBUTED_SESSIONS = ("SELECT campaign_id, period, channel, user_pseudo_id FROM staging.sessions "
+                       "WHERE campaign_id IS NOT NULL")
+
+# Where the last passing visitor recount is kept: its counts, and the exports (per campaign) it counted.
+COUNTS_TABLE = "audit.visitor_recount"
+INPUTS_TABLE = "audit.visitor_recount_inputs"
+FULL_EVERY = timedelta(days=7)
+_INPUT_KEY = ["file_hash", "loaded_at", "rows_loaded"]
+
+
+def scopes_sql(source: str, aggregates: str, by: str = "channel", outside: bool = False) -> str:
+    """``aggregates`` of ``source`` per campaign at every scope (period | 'all') x (``by`` | 'all').
+
+    One GROUPING SETS pass. A row outside every period (period null) counts in its campaign's
+    'all' period only; with ``outside``, the campaign's rows outside every period are one more
+    scope of their own: period null, ``by`` = 'all'.
+    """
+    keep = "p_all = 1 OR period IS NOT NULL" + (" OR b_all = 1" if outside else "")
+    return f"""
+        SELECT * EXCLUDE (p_all, b_all) FROM (
+            SELECT campaign_id,
+                   CASE WHEN grouping(period) = 1 THEN '{ALL}' ELSE period END AS period,
+                   CASE WHEN grouping({by}) = 1 THEN '{ALL}' ELSE {by} END AS {by},
+                   {aggregates}, grouping(period) AS p_all, grouping({by}) AS b_all
+            FROM ({source})
+            GROUP BY GROUPING SETS ((campaign_id, period, {by}), (campaign_id, period), (campaign_id, {by}),
+                                    (campaign_id))
+        ) WHERE {keep}
+    """
+
+
+def _count_visitors(con, campaigns: list[str] | None) -> pd.DataFrame:
+    """``count(DISTINCT user_pseudo_id)`` at every scope of ``campaigns`` (None: all)."""
+    source = ATTRIBUTED_SESSIONS
+    if campaigns is not None:
+        quoted = ", ".join("'" + c.replace("'", "''") + "'" for c in campaigns)
+        source += f" AND campaign_id IN ({quoted})"
+    return to_pandas(con, f"""
+        SELECT campaign_id, period, channel, visitors FROM (
+            {scopes_sql(source, "count(DISTINCT user_pseudo_id) AS visitors", outside=True)}
+        ) ORDER BY ALL
+    """)
+
+
+def _exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+                            "AND table_name = ?", [schema, name]).fetchall()[0][0])
+
+
+def _reference_version(con) -> str | None:
+    if not _exists(con, "ingest.reference_version"):
+        return None
+    row = con.execute("SELECT max(version) FROM ingest.reference_version").fetchall()
+    return row[0][0] if row else None
+
+
+def _by_campaign(inputs: pd.DataFrame) -> dict[str, frozenset]:
+    keyed = inputs.assign(**{c: inputs[c].astype(str) for c in _INPUT_KEY})
+    return {c: frozenset(map(tuple, g[_INPUT_KEY].to_numpy().tolist())) for c, g in keyed.groupby("campaign_id")}
+
+
+def staged_visitor_scopes(con, full: bool = False) -> pd.DataFrame:
+    """Distinct staged visitors of every scope: ``count(DISTINCT user_pseudo_id)`` over the staged sessions.
+
+    campaign_id, period, channel, visitors: one row per (period | 'all') x (channel | 'all')
+    scope with visitors, and period = NULL, channel = 'all' for the campaign's visitors seen
+    outside every period. Campaigns whose sessions are unchanged since the last passing
+    reconciliation (``remember``) carry its counts; ``attrs`` says which were recounted.
+    """
+    inputs = to_pandas(con, """
+        SELECT s.campaign_id, s.file_hash, l.loaded_at, l.rows_loaded
+        FROM (SELECT DISTINCT campaign_id, file_hash FROM staging.sessions WHERE campaign_id IS NOT NULL) s
+        LEFT JOIN (SELECT file_hash, max(loaded_at) AS loaded_at, max(rows_loaded) AS rows_loaded
+                   FROM ingest.file_ledger WHERE status = 'loaded' GROUP BY file_hash) l USING (file_hash)
+        ORDER BY ALL
+    """)
+    now = _by_campaign(inputs)
+    reference = _reference_version(con)
+    stored = None
+    if not full and _exists(con, COUNTS_TABLE) and _exists(con, INPUTS_TABLE):
+        before = to_pandas(con, f"SELECT * FROM {INPUTS_TABLE}")
+        last_full = before["full_at"].max() if len(before) else None
+        fresh_enough = last_full is not None and pd.Timestamp(last_full) > pd.Timestamp(_utcnow() - FULL_EVERY)
+        counted_with = before["reference_version"].iloc[0] if len(before) else None
+        same_reference = (None if pd.isna(counted_with) else counted_with) == reference
+        if len(before) and fresh_enough and same_reference:
+            stored = (_by_campaign(before), to_pandas(con, f"SELECT * FROM {COUNTS_TABLE}"), last_full)
+    if stored is None:
+        counts, recounted, last_full = _count_visitors(con, None), tuple(sorted(now)), _utcnow()
+    else:
+        previous, carried, last_full = stored
+        recounted = tuple(sorted(c for c in now if now[c] != previous.get(c)))
+        kept = carried[carried["campaign_id"].isin(set(now) - set(recounted))]
+        parts = [kept[["campaign_id", "period", "channel", "visitors"]]]
+        if recounted:
+            parts.append(_count_visitors(con, list(recounted)))
+        counts = pd.concat(parts, ignore_index=True).astype({"visitors": "int64"})
+        counts = counts.sort_values(["campaign_id", "period", "channel"], na_position="last", ignore_index=True)
+    counts.attrs = {"inputs": inputs, "recounted": recounted, "full": stored is None, "full_at": last_full,
+                    "reference_version": reference}
+    return counts
+
+
+def remember(con, counts: pd.DataFrame) -> None:
+    """Keeps a recount that the reconciliation passed: what the next night may carry forward."""
+    state = counts.attrs
+    con.execute(f"CREATE TABLE IF NOT EXISTS {COUNTS_TABLE} (campaign_id VARCHAR, period VARCHAR, "
+                "channel VARCHAR, visitors BIGINT)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {INPUTS_TABLE} (campaign_id VARCHAR, file_hash VARCHAR, "
+                "loaded_at TIMESTAMP, rows_loaded BIGINT, reference_version VARCHAR, full_at TIMESTAMP)")
+    inputs = state["inputs"].assign(reference_version=state["reference_version"],
+                                    full_at=pd.Timestamp(state["full_at"]))
+    con.register("_recount_counts", counts[["campaign_id", "period", "channel", "visitors"]])
+    con.register("_recount_inputs", inputs)
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DELETE FROM {COUNTS_TABLE}")
+        con.execute(f"DELETE FROM {INPUTS_TABLE}")
+        con.execute(f"INSERT INTO {COUNTS_TABLE} BY NAME SELECT * FROM _recount_counts")
+        con.execute(f"INSERT INTO {INPUTS_TABLE} BY NAME SELECT * FROM _recount_inputs")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_recount_counts")
+        con.unregister("_recount_inputs")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
