@@ -26,7 +26,7 @@ def _within_campaign(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame:
     return rows.merge(window, on="campaign_id", how="left")
 
 
-# Schemas as in sql/published.sql (tests/test_checks.py keeps them in step).
+# Schemas as in sql/marts.sql (tests/test_checks.py keeps them in step).
 
 MART_COLUMNS: dict[str, dict[str, str]] = {
     "kpi_scorecard": {"campaign_id": STRING, "kpi": STRING, "period": STRING, "target": FLOAT, "result": INTEGER,
