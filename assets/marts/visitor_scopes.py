@@ -17,7 +17,7 @@ went down), or when asked (``talent-pipeline run --full``).
 Every exact distinct count the marts publish comes from it: a scope's visitors are the
 rows whose masks meet the scope's bits (rows with equal masks are counted together), so
 no count is a sum of smaller scopes' counts and no session is read twice a night.
-The reconciliation in assets/quality/checks.py recounts from staging.sessions, apart from this.
+The reconciliation in assets/quality/recount.py recounts from staging.sessions, apart from this.
 """
 
 from __future__ import annotations
