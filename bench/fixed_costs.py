@@ -55,12 +55,12 @@ t = time.perf_counter()
 import dagster
 print(json.dumps({"seconds": time.perf_counter() - t}))
 """),
-    "dagster: definitions load": ("pipelines.definitions imported and the nightly job resolved (dagster already imported)", """
+    "dagster: definitions load": ("pipelines.definitions imported, defs() built and the nightly job resolved (dagster already imported)", """
 import dagster
 t = time.perf_counter()
 from pipelines.definitions import defs
 from pipelines.jobs import NIGHTLY_JOB
-defs.resolve_job_def(NIGHTLY_JOB)
+defs().resolve_job_def(NIGHTLY_JOB)
 print(json.dumps({"seconds": time.perf_counter() - t, "modules": len(sys.modules)}))
 """),
     "dagster: trivial run, sqlite instance": ("one-op job, execute_in_process on DAGSTER_HOME (sqlite event log and run storage)", """
