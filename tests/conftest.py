@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -102,14 +104,19 @@ def sample_published(sample_run):
                                  published=first / "warehouse" / "published.duckdb", reports=first / "reports")
 
 
-def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
+def _env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
     env = dict(os.environ)
     env.update(TALENT_RAW_DIR=str(raw), TALENT_WAREHOUSE_DIR=str(warehouse),
                TALENT_REPORTS_DIR=str(tmp_path / "reports"), TALENT_PII_KEY="test-key",
                DAGSTER_HOME=str(tmp_path / "dagster_home"))
+    return env
+
+
+def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
+    """The environment of a `talent-pipeline` run in tmp_path, with a Dagster instance of its own there."""
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
     shutil.copy(Path(__file__).parents[1] / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home")
-    return env
+    return _env(tmp_path, raw, warehouse)
 
 
 def talent(env, *args, timeout=300):
@@ -132,21 +139,40 @@ class Publication:
         return self.root / "warehouse" / "published.duckdb"
 
 
+def shared_folder(tmp_path_factory) -> Path:
+    """A folder every pytest-xdist worker of this session sees (the session's base temp folder without -n)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def fixture_publication(tmp_path_factory) -> Publication:
     """One `talent-pipeline run` over the VALID fixture exports, shared by the whole session.
 
     Tests that only read its outputs use it as it is; tests that change inputs or the
     warehouse take their own copy (copy_publication), which is the state that run left.
+    Under pytest-xdist the first worker to need it makes it and the others wait for it
+    (an flock), so the session still makes one run, not one per worker.
     """
-    root = tmp_path_factory.mktemp("fixture_publication")
-    raw = landing(root, VALID)
-    env = cli_env(root, raw, root / "warehouse")
-    started = time.monotonic()
-    result = talent(env, "run")
-    seconds = time.monotonic() - started
+    shared = shared_folder(tmp_path_factory)
+    root = shared / "fixture_publication"
+    with open(shared / "fixture_publication.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = root / "run.json"
+        if not made.exists():
+            root.mkdir()
+            raw = landing(root, VALID)
+            env = cli_env(root, raw, root / "warehouse")
+            started = time.monotonic()
+            result = talent(env, "run")
+            seconds = time.monotonic() - started
+            made.write_text(json.dumps({"args": result.args, "returncode": result.returncode,
+                                        "stdout": result.stdout, "stderr": result.stderr, "seconds": seconds}))
+        done = json.loads(made.read_text())
+    result = subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"], done["stderr"])
     assert result.returncode == 0, result.stdout + result.stderr
-    return Publication(root, raw, env, result, seconds)
+    raw = root / "raw"
+    return Publication(root, raw, _env(root, raw, root / "warehouse"), result, done["seconds"])
 
 
 def copy_publication(publication: Publication, target: Path) -> Publication:
