@@ -21,8 +21,7 @@ from assets.wrappers import OWNERS, STORE, preview, settings_of, table_metadata,
 
 
 def _attribution(con) -> Attribution:
-    names = ("campaigns", "campaign_periods", "organisations", "kpi_targets", "fx_rates")
-    return Attribution({n: con.sql(f"SELECT * FROM ref.{n}").pl() for n in names})
+    return Attribution(con)  # the ref.* tables and sql/attribution.sql's macros of this warehouse
 
 
 @dg.asset(
