@@ -61,7 +61,15 @@ ATTRIBUTION_SQL = Path(__file__).resolve().parents[2] / "sql" / "attribution.sql
 
 
 def create_attribution_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)creates the macros of sql/attribution.sql; DuckDB binds them to the ref.* tables, which must exist."""
+    """(Re)creates the macros of sql/attribution.sql, which DuckDB binds to the ref.* tables.
+
+    A reference table not loaded (a caller that loads only some) is created empty, so the
+    macros bind; they then find no campaign, period, organisation or channel rule in it.
+    """
+    for name, schema in REFERENCE_FILES.items():
+        con.register("_ref_empty", pl.DataFrame(schema=schema).to_arrow())
+        con.execute(f"CREATE TABLE IF NOT EXISTS ref.{name} AS SELECT * FROM _ref_empty")
+        con.unregister("_ref_empty")
     con.execute(ATTRIBUTION_SQL.read_text())
 
 
