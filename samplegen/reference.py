@@ -1,15 +1,16 @@
-"""The campaign team's reference files (reference/): campaigns, periods, organisations, KPI targets, FX rates."""
+"""The campaign team's reference files (reference/): campaigns, periods, organisations, KPI targets, FX rates,
+channel rules."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from samplegen.files import write_csv
-from samplegen.world import CAMPAIGNS, FX_RATES, KPI_TARGETS, ORGANISATIONS, PERIODS
+from samplegen.world import CAMPAIGNS, CHANNEL_RULES, CHANNEL_RULES_HEADER, FX_RATES, KPI_TARGETS, ORGANISATIONS, PERIODS
 
 
 def write_reference(folder: Path) -> dict[str, int]:
-    """The campaign team's five reference CSVs; returns data rows per file."""
+    """The campaign team's six reference CSVs; returns data rows per file."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = {
         "campaigns.csv": (
@@ -26,6 +27,7 @@ def write_reference(folder: Path) -> dict[str, int]:
         ),
         "kpi_targets.csv": (["campaign_id", "kpi", "period", "target"], [list(t) for t in KPI_TARGETS]),
         "fx_rates.csv": (["currency", "eur_per_unit"], [list(r) for r in FX_RATES]),
+        "channel_rules.csv": (CHANNEL_RULES_HEADER, [list(r) for r in CHANNEL_RULES]),
     }
     for name, (header, body) in tables.items():
         write_csv(folder / name, [header, *body], encoding="utf-8")

@@ -111,6 +111,23 @@ KPI_TARGETS = [
 ]
 FX_RATES = [("EUR", "1.0"), ("DKK", "0.1341"), ("SEK", "0.0876")]
 
+# The team's channel grouping (reference/channel_rules.csv; sql/attribution.sql channel_of): the first
+# rule by rule_order whose source_pattern the source contains and whose medium_pattern the whole
+# medium matches (regular expressions, lower case; empty matches anything). An ad platform is its
+# channel only for paid media: an unpaid visit from linkedin.com is a referral, as GA groups it.
+_PAID = "cpc|ppc|paid|paidsocial|paid_social|paid-social|cpm|display"
+CHANNEL_RULES_HEADER = ["rule_order", "channel", "source_pattern", "medium_pattern", "note"]
+CHANNEL_RULES = [
+    (10, "linkedin", "linkedin|lnkd", _PAID, "LinkedIn ads"),
+    (20, "meta", r"facebook|instagram|messenger|fbclid|\bmeta\b|\bfb\b|\big\b", _PAID,
+     "Meta ads (Facebook, Instagram, Messenger)"),
+    (30, "google_ads", "google|youtube", "cpc|ppc|paid|cpm|display", "Google Ads (search and YouTube)"),
+    (40, "organic", "", "organic", "unpaid search"),
+    (50, "direct", r"^$|^\(direct\)$", "", "no source"),
+    (60, "direct", "", r"|\(none\)|none", "no medium"),
+    (70, "referral", "", "", "any other site, and unpaid visits from the ad platforms"),
+]
+
 # --- seeds: one stream per source ------------------------------------------------------
 
 

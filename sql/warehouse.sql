@@ -105,12 +105,16 @@ CREATE TABLE IF NOT EXISTS staging.applications (
     hire_date         DATE,
     country_code      VARCHAR NOT NULL,
     campaign_id       VARCHAR,
+    period            VARCHAR,           -- the campaign's period holding applied_on (sql/attribution.sql period_of)
     channel           VARCHAR NOT NULL,
     layout            VARCHAR NOT NULL,
     source_file       VARCHAR NOT NULL,
     file_hash         VARCHAR NOT NULL,
     line_number       BIGINT NOT NULL
 );
+
+-- Warehouses made before applications had a period: re-staged once by STAGING_RULES_VERSION 4.
+ALTER TABLE staging.applications ADD COLUMN IF NOT EXISTS period VARCHAR;
 
 CREATE TABLE IF NOT EXISTS audit.check_results (
     run_id       VARCHAR,

@@ -25,21 +25,30 @@ VALID = {
 }
 
 
-@pytest.fixture(scope="session")
-def attribution() -> Attribution:
-    return Attribution(read_reference(FIXTURES / "reference"))
-
-
-@pytest.fixture
-def con():
-    """An in-memory warehouse with the schema and the fixture reference data loaded."""
+def warehouse_with_reference(reference: Path = FIXTURES / "reference"):
+    """An in-memory warehouse with the schema, the reference data and the attribution macros loaded."""
     import duckdb
 
     from assets.staging.warehouse import ensure_schema, load_reference
 
     c = duckdb.connect()
     ensure_schema(c)
-    load_reference(c, read_reference(FIXTURES / "reference"))
+    load_reference(c, read_reference(reference))
+    return c
+
+
+@pytest.fixture(scope="session")
+def attribution() -> Attribution:
+    """sql/attribution.sql over the fixture reference data, on a warehouse of its own."""
+    c = warehouse_with_reference()
+    yield Attribution(c)
+    c.close()
+
+
+@pytest.fixture
+def con():
+    """An in-memory warehouse with the schema and the fixture reference data loaded."""
+    c = warehouse_with_reference()
     yield c
     c.close()
 

@@ -142,6 +142,11 @@ def test_two_files_that_stage_nothing_never_supersede_each_other(con, tmp_path, 
                                              "Nordhavn Biologics Holding A/S")),
     ("reference_overlapping_periods", "start_date", ("campaign_periods.csv line 2", "campaign_periods.csv line 5",
                                                     "period_1b")),
+    ("reference_channel_rule_unknown_channel", "channel", ("channel_rules.csv line 3", "tiktok")),
+    ("reference_channel_rule_bad_pattern", "source_pattern", ("channel_rules.csv line 3", "(?<=fb)book")),
+    ("reference_channel_rule_order_twice", "rule_order", ("channel_rules.csv line 2", "channel_rules.csv line 3",
+                                                          "'linkedin'", "'meta'")),
+    ("reference_channel_rules_without_catch_all", "rule_order", ("channel_rules.csv line 7", "no pattern")),
 ])
 def test_reference_data_that_contradicts_itself_fails_its_suite(tmp_path, variant, column, conflicting):
     folder = tmp_path / "reference"

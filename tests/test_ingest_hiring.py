@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from assets.ingest.common import RejectedFile
-from assets.ingest.hiring import candidate_key, channel_of, parse_hiring
+from assets.ingest.hiring import attribute_applications, candidate_key, parse_hiring
 from assets.ingest.reference import country_code
 from conftest import FIXTURES
 
@@ -99,16 +99,49 @@ def test_country_names_in_english_danish_swedish(text, code):
     assert country_code(text) == code
 
 
+def _application(attribution, *texts: str | None, applied_on: date = date(2020, 9, 10)) -> dict:
+    row = {"source_text": " ".join(t for t in texts if t), "applied_on": applied_on}
+    attribute_applications([row], attribution)
+    return row
+
+
+# The channel rules are the reference table's (channel_rules.csv), the same for sessions and
+# applications: an ad platform is the channel of paid traffic only (a link carrying the campaign's
+# utm code or a paid medium, an ad click id, an ad named); an unpaid visit from it is a referral.
 @pytest.mark.parametrize("texts, channel", [
     (("linkedin.com", "https://x/?utm_campaign=msp_talent_p1"), "linkedin"),
-    (("facebook.com", None), "meta"),
+    (("LinkedIn msp_talent_p2",), "linkedin"),
+    (("linkedin.com", "https://www.linkedin.com/jobs/view/3100000013/"), "referral"),
+    (("facebook.com", "https://x/?fbclid=IwAR0abc"), "meta"),
+    (("Facebook ad msp_talent_p1",), "meta"),
+    (("facebook.com", None), "referral"),
     (("google.com", "https://x/?utm_source=google&utm_medium=cpc"), "google_ads"),
+    (("Google Ads campaign",), "google_ads"),
     (("google.com", None), "organic"),
     ((None, None), "direct"),
     (("jobindex.dk", None), "referral"),
 ])
-def test_application_channel(texts, channel):
-    assert channel_of(*texts) == channel
+def test_application_channel(attribution, texts, channel):
+    assert _application(attribution, *texts)["channel"] == channel
+
+
+@pytest.mark.parametrize("source, medium, url", [
+    ("linkedin", "cpc", "https://x/?utm_source=linkedin&utm_medium=cpc"),
+    ("facebook", "paid", "https://x/?utm_source=facebook&utm_medium=paid"),
+    ("google", "cpc", "https://x/?utm_source=google&utm_medium=cpc"),
+    ("google", "organic", "https://x/?utm_source=google&utm_medium=organic"),
+    ("linkedin.com", "referral", "https://x/?utm_source=linkedin.com&utm_medium=referral"),
+    ("newsletter", "email", "https://x/?utm_source=newsletter&utm_medium=email"),
+])
+def test_a_session_and_an_application_from_the_same_source_get_the_same_channel(attribution, source, medium, url):
+    session = attribution.con.execute("SELECT channel_of(?, ?)", [source, medium]).fetchall()[0][0]
+    assert _application(attribution, "site.example", url)["channel"] == session
+
+
+def test_an_application_gets_the_period_its_date_falls_in(attribution):
+    assert _application(attribution, "LinkedIn msp_talent_p1", applied_on=date(2021, 3, 2))["period"] == "period_2"
+    assert _application(attribution, "LinkedIn msp_talent_p1", applied_on=date(2021, 1, 2))["period"] is None
+    assert _application(attribution, "jobindex.dk", applied_on=date(2021, 3, 2))["period"] is None
 
 
 def test_shifted_row_is_quarantined_without_its_values(attribution):

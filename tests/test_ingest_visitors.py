@@ -28,6 +28,25 @@ def test_sessions_get_channel_campaign_and_period(con):
     ]
 
 
+def test_channel_rules_are_reference_data(con):
+    """A rule the team adds to channel_rules.csv (here straight into ref.channel_rules) regroups sessions."""
+    con.execute("INSERT INTO ref.channel_rules VALUES (5, 'referral', 'linkedin', '', 'LinkedIn as a referrer')")
+    parse_visitors(con, VISITORS / "sessions_valid.csv")
+    assert con.execute("SELECT channel FROM _visitor_rows WHERE line_number = 2").fetchall() == [("referral",)]
+
+
+def test_a_utm_code_names_the_campaign_outside_its_window_too(con, tmp_path):
+    """The campaign of a session: the one its utm code names, else the one whose window holds the date."""
+    path = tmp_path / "s.csv"
+    header = (VISITORS / "sessions_valid.csv").read_text().splitlines()[0]
+    path.write_text(header + "\n20120401,u1,1,linkedin,cpc,msp_talent_p1,/jobs,Germany,1\n"
+                    "20120401,u2,2,google,organic,(organic),/jobs,Germany,1\n"
+                    "20150101,u3,3,google,organic,(organic),/jobs,Germany,1\n")
+    parse_visitors(con, path)
+    assert con.execute("SELECT line_number, campaign_id, period FROM _visitor_rows ORDER BY 1").fetchall() == [
+        (2, "microbiome_signature", None), (3, "medicon_valley_world_class", "period_1"), (4, None, None)]
+
+
 def test_parquet_and_gzip_give_the_same_rows(con, tmp_path):
     gz = tmp_path / "sessions.csv.gz"
     gz.write_bytes(gzip.compress((VISITORS / "sessions_valid.csv").read_bytes()))

@@ -181,7 +181,7 @@ def _stage_and_build(raw, key: bytes = b"test-key") -> duckdb.DuckDBPyConnection
     ensure_schema(con)
     load_reference(con, read_reference(raw / "reference"))
     provenance.record_reference_files(con, raw / "reference")
-    attribution = Attribution(read_reference(raw / "reference"))
+    attribution = Attribution(con)
     stage.ingest_source(con, "reach", raw / "reach", RowParser("reach", lambda p: parse_reach(p, attribution)))
     stage.ingest_source(con, "visitors", raw / "visitors", VisitorParser())
     stage.ingest_source(con, "hiring", raw / "hiring", RowParser("hiring", lambda p: parse_hiring(p, attribution, key)))

@@ -44,3 +44,22 @@ def test_cp1252_register_is_read_and_ragged_row_is_named(folder):
     with pytest.raises(RejectedFile) as err:
         read_reference(folder)
     assert err.value.line == 5 and "organisations.csv" in str(err.value)
+
+
+def test_channel_rules_are_read_with_the_reference_files(folder):
+    rules = read_reference(folder)["channel_rules"]
+    assert rules.columns == ["rule_order", "channel", "source_pattern", "medium_pattern", "note"]
+    assert rules["rule_order"].is_sorted() and rules["channel"][-1] == "referral"
+
+
+def test_a_channel_rule_edit_or_an_attribution_change_restages(folder):
+    """Staged rows carry channels: editing channel_rules.csv (reference data) or sql/attribution.sql
+    (part of STAGING_RULES_VERSION) changes the digest whose change re-stages every export."""
+    from assets.ingest.reference import attribution_fingerprint
+    from assets.staging import noop, restage
+
+    assert restage.STAGING_RULES_VERSION.endswith(attribution_fingerprint())
+    before = noop.reference_digest(folder, "key", restage.STAGING_RULES_VERSION)
+    path = folder / "channel_rules.csv"
+    path.write_text(path.read_text().replace("linkedin|lnkd", "linkedin|lnkd|xing"))
+    assert noop.reference_digest(folder, "key", restage.STAGING_RULES_VERSION) != before

@@ -10,13 +10,13 @@ import pytest
 from assets.staging import restage, stage, warehouse
 from assets.staging.parsers import STAGED_TABLE, RowParser, VisitorParser
 from assets.ingest.reach import parse_reach
-from assets.ingest.reference import Attribution, read_reference
+from assets.ingest.reference import Attribution
 from conftest import FIXTURES
 
 
 @pytest.fixture
-def parse():
-    attribution = Attribution(read_reference(FIXTURES / "reference"))
+def parse(con):
+    attribution = Attribution(con)  # the warehouse's own ref.* tables and attribution macros
     return RowParser("reach", lambda path: parse_reach(path, attribution))
 
 
@@ -190,7 +190,7 @@ def test_every_source_goes_through_one_interface_with_line_provenance(con, tmp_p
     from conftest import TEST_KEY
     from assets.ingest.hiring import parse_hiring
 
-    attribution = Attribution(read_reference(FIXTURES / "reference"))
+    attribution = Attribution(con)
     parser = {"reach": RowParser("reach", lambda path: parse_reach(path, attribution)),
               "visitors": VisitorParser(),
               "hiring": RowParser("hiring", lambda path: parse_hiring(path, attribution, TEST_KEY.encode()))}[source]

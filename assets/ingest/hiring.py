@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from pathlib import Path
+
+import polars as pl
 
 from assets.ingest.common import (
     Parsed,
@@ -24,7 +25,7 @@ from assets.ingest.common import (
     read_table,
     width_problem,
 )
-from assets.ingest.contract import BadValue, LossyValue, layout, read_cell, safe_value
+from assets.ingest.contract import BadValue, LossyValue, layout, read_cell, safe_value, scrub
 from assets.ingest.reference import Attribution, country_code
 
 ATS = layout("ats_applications")
@@ -43,8 +44,12 @@ APPLICATION_COLUMNS = (
     "hire_date",
     "country_code",
     "campaign_id",
+    "period",
     "channel",
 )
+# The organisation column and the free-text source column(s) of each layout.
+_ORGANISATION = {"ats_applications": "organisation", "hiring_template": "Organisation"}
+_SOURCE_TEXT = {"ats_applications": ("referring_site", "referring_url"), "hiring_template": ("Source",)}
 
 
 def candidate_key(pii_key: bytes, email: str | None, fallback: str | None) -> str | None:
@@ -58,22 +63,6 @@ def candidate_key(pii_key: bytes, email: str | None, fallback: str | None) -> st
     return hmac.new(pii_key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def channel_of(*texts: str | None) -> str:
-    """Which channel brought an application, from its source texts."""
-    text = " ".join(t for t in texts if t).lower()
-    if not text.strip():
-        return "direct"
-    if "linkedin" in text:
-        return "linkedin"
-    if re.search(r"facebook|instagram|fbclid|\bfb\b|\bmeta\b", text):
-        return "meta"
-    if any(k in text for k in ("utm_medium=cpc", "gclid", "google ads", "adwords")) and "google" in text:
-        return "google_ads"
-    if any(k in text for k in ("google", "bing", "duckduckgo")):
-        return "organic"
-    return "referral"
-
-
 def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed:
     if path.suffix.lower() == ".xlsx":
         table = read_xlsx_table(path, LAYOUTS)
@@ -83,6 +72,8 @@ def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed
     idx = table.index()
     dates = []
     orgs = set()
+    org_ids = attribution.organisations({name for _, record in table.records
+                                         if (name := _org_text(record, idx, _ORGANISATION[table.layout.name]))})
     for line_number, record in table.records:
         problem = width_problem(record, table.header)
         if problem:
@@ -90,9 +81,9 @@ def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed
             continue
         try:
             if table.layout is ATS:
-                row = _ats_row(record, idx, attribution, pii_key)
+                row = _ats_row(record, idx, org_ids, pii_key)
             else:
-                row = _template_row(record, idx, attribution, pii_key)
+                row = _template_row(record, idx, org_ids, pii_key)
         except LossyValue as exc:
             raise RejectedFile(path, line_number, exc.column, f"{exc}: the export's types are lossy") from exc
         except _Bad as bad:
@@ -101,13 +92,33 @@ def parse_hiring(path: Path, attribution: Attribution, pii_key: bytes) -> Parsed
             out.quarantined.append(Quarantined(line_number, bad.column, value, bad.reason, bad.rule))
             continue
         row["line_number"] = line_number
+        row["source_text"] = " ".join(str(t) for c in _SOURCE_TEXT[table.layout.name] if (t := cell(record, idx, c)))
         dates.append(row["applied_on"])
         orgs.add(row["org_id"] or row["organisation_name"])
         out.rows.append(row)
+    attribute_applications(out.rows, attribution)
     span = f"{min(dates)}..{max(dates)}" if dates else "empty"
     out.export_key = f"{table.layout.name}|{'/'.join(sorted(o for o in orgs if o))}|{span}"
     out.check_accounting(path)
     return out
+
+
+def attribute_applications(rows: list[dict], attribution: Attribution) -> None:
+    """Campaign, period and channel of each application from its source text, by sql/attribution.sql.
+
+    The text (referring site and URL, or the template's Source) is scrubbed of e-mail addresses
+    and phone numbers before DuckDB sees it, and is not kept.
+    """
+    if not rows:
+        return
+    frame = pl.DataFrame([{"text": scrub(r.pop("source_text")), "applied_on": r["applied_on"]} for r in rows],
+                         schema={"text": pl.String, "applied_on": pl.Date})
+    attributed = attribution.select(frame, """
+        SELECT _row, campaign_id, period_of(campaign_id, applied_on) AS period,
+               channel_of(application_source(text), application_medium(text)) AS channel
+        FROM (SELECT *, campaign_of_text(text) AS campaign_id FROM {rows})""")
+    for row, values in zip(rows, attributed.iter_rows(named=True)):
+        row.update(values)
 
 
 class _Bad(Exception):
@@ -135,13 +146,17 @@ def _read(record, idx, lay, name):
         raise _Bad(column.name, raw, str(exc)) from exc
 
 
-def _organisation(record, idx, column, attribution: Attribution) -> tuple[str | None, str]:
-    name = (cell(record, idx, column) or "").strip()
+def _org_text(record, idx, column) -> str:
+    return str(cell(record, idx, column) or "").strip()
+
+
+def _organisation(record, idx, column, org_ids: dict[str, str | None]) -> tuple[str | None, str]:
+    name = _org_text(record, idx, column)
     if not name:
         raise _Bad(column, None, "organisation is empty")
     # An unknown organisation is staged with org_id NULL: the staged gate quarantines the row
     # with its reason (it comes back by itself when the register gains the organisation).
-    return attribution.org_for(name), name
+    return org_ids.get(name), name
 
 
 def _country(record, idx, column) -> str:
@@ -155,13 +170,13 @@ def _country(record, idx, column) -> str:
     return code
 
 
-def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
+def _ats_row(record, idx, org_ids: dict[str, str | None], pii_key: bytes) -> dict:
     application_id = _read(record, idx, ATS, "id") or ""
     if not application_id:
         raise _Bad("id", None, "application id is empty")
-    org_id, org_name = _organisation(record, idx, "organisation", attribution)
+    org_id, org_name = _organisation(record, idx, "organisation", org_ids)
     # An unknown stage, or a hire without its date, is staged as it is: the staged suite's rules state
-    # both (assets/quality/checks.py), and their failing rows are quarantined (assets/quality/containment.py).
+    # both (assets/quality/staged_suites.py), and their failing rows are quarantined (assets/quality/containment.py).
     stage = (cell(record, idx, "stage") or "").strip().lower()
     applied_on = _read(record, idx, ATS, "created_at")
     if applied_on is None:
@@ -169,7 +184,6 @@ def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
     hire_date = None
     if stage == "hired":
         hire_date = _read(record, idx, ATS, "changed_stage_at")
-    site, url = cell(record, idx, "referring_site"), cell(record, idx, "referring_url")
     key_org = org_id or org_name.lower()
     return {
         "application_key": _digest("ats", key_org, application_id),
@@ -184,13 +198,11 @@ def _ats_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
         "stage": stage,
         "hire_date": hire_date,
         "country_code": _country(record, idx, "candidate_country"),
-        "campaign_id": attribution.campaign_for(site, url),
-        "channel": channel_of(site, url),
     }
 
 
-def _template_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict:
-    org_id, org_name = _organisation(record, idx, "Organisation", attribution)
+def _template_row(record, idx, org_ids: dict[str, str | None], pii_key: bytes) -> dict:
+    org_id, org_name = _organisation(record, idx, "Organisation", org_ids)
     applied_on = _read(record, idx, TEMPLATE, "Application date")
     if applied_on is None:
         raise _Bad("Application date", None, "application date is empty")
@@ -202,7 +214,6 @@ def _template_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict
         raise _Bad("Candidate reference", None, "neither e-mail nor candidate reference is given")
     key = candidate_key(pii_key, email and str(email), f"{key_org}:{reference or ''}")
     job = _read(record, idx, TEMPLATE, "Job title")
-    source = cell(record, idx, "Source")
     return {
         "application_key": _digest("template", key_org, key, job or "", applied_on.isoformat()),
         "application_id": None,
@@ -214,8 +225,6 @@ def _template_row(record, idx, attribution: Attribution, pii_key: bytes) -> dict
         "stage": "hired" if hire_date else "applied",
         "hire_date": hire_date,
         "country_code": _country(record, idx, "Country of residence"),
-        "campaign_id": attribution.campaign_for(source),
-        "channel": channel_of(source),
     }
 
 
@@ -280,4 +289,4 @@ def _num(value):
     return value
 
 
-__all__ = ["parse_hiring", "candidate_key", "channel_of", "ATS", "TEMPLATE", "decode", "normalise_header"]
+__all__ = ["parse_hiring", "attribute_applications", "candidate_key", "ATS", "TEMPLATE", "decode", "normalise_header"]

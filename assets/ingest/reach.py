@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import polars as pl
+
 from assets.ingest.common import (
     Parsed,
     Quarantined,
@@ -79,20 +81,33 @@ def parse_reach(path: Path, attribution: Attribution, text: str | None = None) -
             out.quarantined.append(Quarantined(line_number, bad.column, safe_value(bad.value), bad.reason))
             continue
         dates.append(row["date"])
-        row["campaign_id"] = attribution.campaign_for(row["platform_campaign"], row["ad_set"])
-        row["period"] = attribution.period_for(row["campaign_id"], row["date"])
-        # A campaign's row dated outside its periods, or in a currency without a rate, is staged as it
-        # is: the staged suite's rules (assets/quality/checks.py) are the one statement of both, and their
-        # failing rows are quarantined (assets/quality/containment.py).
-        rate = attribution.fx.get(row["currency"])
-        row["spend_eur"] = None if row["spend"] is None or rate is None else round(row["spend"] * rate, 2)
         row["line_number"] = line_number
         out.rows.append(row)
+    _attribute(out.rows, attribution)
     scope = sorted({r["platform_campaign"] for r in out.rows} | {_account(table)})
     span = f"{min(dates)}..{max(dates)}" if dates else "empty"
     out.export_key = f"{layout.name}|{'/'.join(s for s in scope if s)}|{_title_span(table) or span}"
     out.check_accounting(path)
     return out
+
+
+def _attribute(rows: list[dict], attribution: Attribution) -> None:
+    """Campaign and period from sql/attribution.sql, spend in EUR from ref.fx_rates."""
+    if not rows:
+        return
+    frame = pl.DataFrame([{k: r[k] for k in ("platform_campaign", "ad_set", "date")} for r in rows],
+                         schema={"platform_campaign": pl.String, "ad_set": pl.String, "date": pl.Date})
+    attributed = attribution.select(frame, """
+        SELECT _row, campaign_id, period_of(campaign_id, date) AS period
+        FROM (SELECT *, campaign_of_text(concat_ws(' ', platform_campaign, ad_set)) AS campaign_id FROM {rows})""")
+    fx = attribution.fx()
+    for row, campaign_id, period in zip(rows, attributed["campaign_id"], attributed["period"]):
+        row["campaign_id"], row["period"] = campaign_id, period
+        # A campaign's row dated outside its periods, or in a currency without a rate, is staged as it
+        # is: the staged suite's rules (assets/quality/staged_suites.py) are the one statement of both, and their
+        # failing rows are quarantined (assets/quality/containment.py).
+        rate = fx.get(row["currency"])
+        row["spend_eur"] = None if row["spend"] is None or rate is None else round(row["spend"] * rate, 2)
 
 
 class _Bad(Exception):

@@ -1,20 +1,21 @@
-"""Reference data from the campaign team: campaigns, periods, organisations, targets, FX.
+"""Reference data from the campaign team: campaigns, periods, organisations, targets, FX, channel rules.
 
-Also the attribution rules every source shares: which campaign a text names,
-which period a date falls in, which organisation a name or id means, and
-which country a free-text country of residence is.
+The attribution rules every source shares (which campaign a text names, which
+period a date falls in, which organisation a name or id means, which channel a
+source is) are SQL, in sql/attribution.sql; ``Attribution`` hands a parser's
+rows to them. Also which country a free-text country of residence is.
 """
 
 from __future__ import annotations
 
 import csv
 import gettext
+import hashlib
 import io
-from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from assets.ingest.common import RejectedFile, decode
@@ -46,8 +47,35 @@ REFERENCE_FILES: dict[str, dict[str, pl.DataType]] = {
     },
     "kpi_targets": {"campaign_id": pl.String, "kpi": pl.String, "period": pl.String, "target": pl.Float64},
     "fx_rates": {"currency": pl.String, "eur_per_unit": pl.Float64},
+    # Ordered rules grouping a source (and medium) into a channel: sql/attribution.sql channel_of.
+    "channel_rules": {
+        "rule_order": pl.Int64,
+        "channel": pl.String,
+        "source_pattern": pl.String,
+        "medium_pattern": pl.String,
+        "note": pl.String,
+    },
 }
 OPTIONAL_REFERENCE = {"fx_rates"}
+ATTRIBUTION_SQL = Path(__file__).resolve().parents[2] / "sql" / "attribution.sql"
+
+
+def create_attribution_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)creates the macros of sql/attribution.sql, which DuckDB binds to the ref.* tables.
+
+    A reference table not loaded (a caller that loads only some) is created empty, so the
+    macros bind; they then find no campaign, period, organisation or channel rule in it.
+    """
+    for name, schema in REFERENCE_FILES.items():
+        con.register("_ref_empty", pl.DataFrame(schema=schema).to_arrow())
+        con.execute(f"CREATE TABLE IF NOT EXISTS ref.{name} AS SELECT * FROM _ref_empty")
+        con.unregister("_ref_empty")
+    con.execute(ATTRIBUTION_SQL.read_text())
+
+
+def attribution_fingerprint() -> str:
+    """Changes when the attribution SQL changes: staged rows were attributed by the old one."""
+    return hashlib.sha256(ATTRIBUTION_SQL.read_bytes()).hexdigest()[:16]
 
 
 def read_reference(folder: Path, with_lines: bool = False) -> dict[str, pl.DataFrame]:
@@ -105,67 +133,45 @@ def _ragged_line(text: str) -> tuple[int | None, str | None]:
     return None, None
 
 
-@dataclass(frozen=True)
-class Period:
-    campaign_id: str
-    period: str
-    start_date: date
-    end_date: date
-    utm_campaign: str
-
-
 class Attribution:
-    """Which campaign a text names, which period a date is in, which org a name means."""
+    """The attribution rules of sql/attribution.sql, applied to a parser's rows.
 
-    def __init__(self, reference: dict[str, pl.DataFrame]):
-        self.campaigns = {r["campaign_id"]: r for r in reference["campaigns"].iter_rows(named=True)}
-        self.periods: dict[str, list[Period]] = {}
-        for r in reference["campaign_periods"].sort("start_date").iter_rows(named=True):
-            self.periods.setdefault(r["campaign_id"], []).append(Period(**r))
-        # Most specific pattern first, so 'msp_talent_p2' wins over a campaign name.
-        patterns: list[tuple[str, str]] = []
-        for cid, c in self.campaigns.items():
-            patterns.append((cid.lower(), cid))
-            if c["name"]:
-                patterns.append((c["name"].lower(), cid))
-            for p in self.periods.get(cid, []):
-                if p.utm_campaign:
-                    patterns.append((p.utm_campaign.lower(), cid))
-        self.patterns = sorted(patterns, key=lambda t: -len(t[0]))
-        self.orgs_by_key: dict[str, str] = {}
-        for r in reference["organisations"].iter_rows(named=True):
-            self.orgs_by_key[r["org_id"].lower()] = r["org_id"]
-            self.orgs_by_key[" ".join(r["name"].lower().split())] = r["org_id"]
-        self.fx = {r["currency"].upper(): r["eur_per_unit"] for r in reference["fx_rates"].iter_rows(named=True)}
-        self.fx.setdefault("EUR", 1.0)
+    ``con`` holds the ref.* tables and the macros (stage.ensure_schema creates
+    them, stage.load_reference fills ref.*); the visitor parser calls the same
+    macros inline. The rows go to DuckDB as a registered Arrow frame for one
+    query and come back with the attributed columns; nothing is stored.
+    """
 
-    def campaign_for(self, *texts: str | None) -> str | None:
-        joined = " ".join(t for t in texts if t).lower()
-        if not joined:
-            return None
-        for pattern, cid in self.patterns:
-            if pattern in joined:
-                return cid
-        return None
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
 
-    def period_for(self, campaign_id: str | None, day: date | None) -> str | None:
-        if campaign_id is None or day is None:
-            return None
-        for p in self.periods.get(campaign_id, []):
-            if p.start_date <= day <= p.end_date:
-                return p.period
-        return None
+    def select(self, frame: pl.DataFrame, query: str) -> pl.DataFrame:
+        """Runs ``query`` (SQL calling the macros of attribution.sql) over ``frame``, named ``rows``.
 
-    def campaign_by_window(self, day: date) -> str | None:
-        for cid, c in self.campaigns.items():
-            if c["start_date"] <= day <= c["end_date"]:
-                return cid
-        return None
+        ``rows`` has a ``_row`` column (the frame's row index); the query keeps it, and the
+        result comes back in the frame's order without it.
+        """
+        name = "_attribution_rows"
+        self.con.register(name, frame.with_row_index("_row").to_arrow())
+        try:
+            sql = query.replace("{rows}", name)
+            return self.con.sql(f"SELECT * EXCLUDE (_row) FROM ({sql}) ORDER BY _row").pl()
+        finally:
+            self.con.unregister(name)
 
-    def org_for(self, text: str | None) -> str | None:
-        if not text:
-            return None
-        return self.orgs_by_key.get(" ".join(text.lower().split()))
+    def organisations(self, names: set[str]) -> dict[str, str | None]:
+        """org_id of each organisation name or id as written (None when the register has none)."""
+        if not names:
+            return {}
+        frame = pl.DataFrame({"name": sorted(names)}, schema={"name": pl.String})
+        found = self.select(frame, "SELECT _row, name, org_of(name) AS org_id FROM {rows}")
+        return dict(zip(found["name"], found["org_id"]))
+
+    def fx(self) -> dict[str, float]:
+        """EUR per unit of each currency (EUR itself is 1)."""
+        rates = {c.upper(): r for c, r in self.con.execute("SELECT currency, eur_per_unit FROM ref.fx_rates").fetchall()}
+        rates.setdefault("EUR", 1.0)
+        return rates
 
 
 @lru_cache(maxsize=1)

@@ -11,9 +11,10 @@ the empty lines before them, and checked against the file itself
 there are some.
 
 Normalised grain: one row per session (user_pseudo_id x ga_session_id), with
-its date, campaign (the campaign whose window holds the date), period,
-channel (source/medium grouped to the ad platforms, organic, direct,
-referral) and engagement.
+its date, campaign (the campaign its utm code names, else the campaign whose
+window holds the date), period, channel (source/medium grouped by the
+reference channel rules) and engagement: attribution by the macros of
+sql/attribution.sql.
 """
 
 from __future__ import annotations
@@ -35,23 +36,6 @@ GA4 = layout("ga4_sessions")
 # A CSV record's 0-based position in DuckDB's reader: the order a single-table FROM and an empty
 # OVER () keep (DuckDB docs, "Order Preservation"); visitor_lines checks it against the file.
 CSV_RECORD = "row_number() OVER () - 1"
-
-# The one definition of how a session's source/medium becomes a channel.
-CHANNEL_SQL = """
-CASE
-  WHEN lower(session_medium) IN ('cpc','ppc','paid','paidsocial','paid_social','paid-social','cpm','display')
-       AND regexp_matches(lower(session_source), 'linkedin|lnkd') THEN 'linkedin'
-  WHEN lower(session_medium) IN ('cpc','ppc','paid','paidsocial','paid_social','paid-social','cpm','display')
-       AND regexp_matches(lower(session_source), 'facebook|instagram|^fb$|^ig$|meta|messenger') THEN 'meta'
-  WHEN lower(session_medium) IN ('cpc','ppc','paid','cpm','display')
-       AND regexp_matches(lower(session_source), 'google|youtube') THEN 'google_ads'
-  WHEN lower(session_medium) = 'organic' THEN 'organic'
-  WHEN coalesce(session_source, '') IN ('', '(direct)') OR lower(coalesce(session_medium, '')) IN ('', '(none)', 'none')
-       THEN 'direct'
-  ELSE 'referral'
-END
-"""
-
 
 @dataclass
 class VisitorLoad:
@@ -132,29 +116,21 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         scanner = LineScanner(path)
         typed = _typed_sql(csv_source, cols, CSV_RECORD)
 
-    # Attribution through small lookup tables joined on equality: the utm code
-    # names the campaign; otherwise the campaign whose window holds the date
-    # (the first by id); the period is the campaign's period holding the date.
+    # Attribution by sql/attribution.sql (session_attribution: the campaign the utm code names,
+    # else the campaign whose window holds the date; its period holding the date; the channel
+    # rules). DuckDB decorrelates the macro into one join over the distinct (source, medium,
+    # utm code, date) - about a thousand in a year of sessions - so no rule runs per session.
     rows_sql = f"""
-        WITH by_code AS (
-          SELECT lower(utm_campaign) AS code, min(campaign_id) AS campaign_id
-          FROM ref.campaign_periods WHERE utm_campaign IS NOT NULL GROUP BY 1
-        ), window_campaign AS (
-          SELECT day, min(campaign_id) AS campaign_id FROM ({_CAMPAIGN_DAYS}) GROUP BY day
-        ), attributed AS (
-          SELECT t.*, coalesce(c.campaign_id, w.campaign_id) AS campaign_id
-          FROM ({typed}) t
-          LEFT JOIN by_code c ON c.code = lower(t.session_campaign)
-          LEFT JOIN window_campaign w ON w.day = t.event_date
-          WHERE t.bad_column IS NULL
-        )
         SELECT v.event_date, v.user_pseudo_id, v.ga_session_id,
                v.session_source, v.session_medium, v.session_campaign,
-               {CHANNEL_SQL} AS channel,
-               v.campaign_id, p.period,
+               v.attributed.channel, v.attributed.campaign_id, v.attributed.period,
                v.landing_page, v.country, v.engaged_session, v.line_number
-        FROM attributed v
-        LEFT JOIN ({_PERIOD_DAYS}) p ON p.campaign_id = v.campaign_id AND p.day = v.event_date
+        FROM (
+          SELECT t.*, session_attribution(t.session_source, t.session_medium, t.session_campaign, t.event_date)
+                      AS attributed
+          FROM ({typed}) t
+          WHERE t.bad_column IS NULL
+        ) v
     """
     constants = constants or {}
     try:
@@ -175,13 +151,11 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
     scan = scanner.result() if scanner is not None else None
     data_lines = scan.data_lines if scan is not None else records
-    if _periods_overlap(con):
-        twice = first_row(con.execute(
-            f"SELECT count(*) - count(DISTINCT line_number) FROM {into} WHERE {scope}", params))[0]
-        if twice:
-            raise RejectedFile(path, None, None,
-                               f"line accounting failed: {twice} session(s) matched two overlapping periods "
-                               "of their campaign")
+    twice = _sessions_in_overlapping_periods(con, into, scope, params)
+    if twice:
+        raise RejectedFile(path, None, None,
+                           f"line accounting failed: {twice} session(s) matched two overlapping periods "
+                           "of their campaign")
     date_formats = ", ".join(GA4.column("event_date").formats)
     quarantine = (
         "SELECT line_number, bad_column AS column_name, "
@@ -311,22 +285,14 @@ def _reject_lossy_parquet_types(path: Path, con: duckdb.DuckDBPyConnection, cols
 # The contract's empty-cell tokens ('', '--', 'n/a', ...), as a SQL list: an id written so is no id.
 EMPTY_SQL = ", ".join("'" + token.replace("'", "''") + "'" for token in sorted(EMPTY))
 
-_CAMPAIGN_DAYS = (
-    "SELECT CAST(unnest(generate_series(start_date::TIMESTAMP, end_date::TIMESTAMP, INTERVAL 1 DAY)) AS DATE) AS day, "
-    "campaign_id FROM ref.campaigns WHERE start_date IS NOT NULL AND end_date IS NOT NULL"
-)
-_PERIOD_DAYS = (
-    "SELECT campaign_id, period, "
-    "CAST(unnest(generate_series(start_date::TIMESTAMP, end_date::TIMESTAMP, INTERVAL 1 DAY)) AS DATE) AS day "
-    "FROM ref.campaign_periods WHERE start_date IS NOT NULL AND end_date IS NOT NULL"
-)
-
-
-def _periods_overlap(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether two periods of one campaign share a day (then a session could be staged twice)."""
-    return bool(first_row(con.execute(
-        f"SELECT count(*) FROM (SELECT campaign_id, day FROM ({_PERIOD_DAYS}) GROUP BY ALL HAVING count(*) > 1)"
-    ))[0])
+def _sessions_in_overlapping_periods(con: duckdb.DuckDBPyConnection, table: str, scope: str, params: list) -> int:
+    """Sessions of this file dated on a day two periods of their campaign share (a period of its own each)."""
+    shared = "SELECT campaign_id, day FROM period_days() GROUP BY ALL HAVING count(*) > 1"
+    if not first_row(con.execute(f"SELECT count(*) FROM ({shared})"))[0]:
+        return 0
+    return first_row(con.execute(
+        f"SELECT count(*) FROM {table} s JOIN ({shared}) d ON d.campaign_id = s.campaign_id AND d.day = s.event_date "
+        f"WHERE {scope}", params))[0]
 
 
 def release_visitor_tables(con: duckdb.DuckDBPyConnection) -> None:

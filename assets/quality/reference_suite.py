@@ -13,19 +13,23 @@ values:
 - unique (campaign, period); periods inside their campaign's window and not
   overlapping one another; ``utm_campaign`` codes unique across campaigns;
 - KPI targets naming known campaigns, periods (or 'all') and KPIs;
-- one positive FX rate per currency.
+- one positive FX rate per currency;
+- channel rules: a channel of the vocabulary, one rule per rule_order, patterns
+  that DuckDB's regular expressions compile, and a last rule that matches every
+  source and medium (so every row gets a channel).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from assets.quality.gx_adapter import run_rules as _run_rules
 from assets.quality.rules import FILE_LOCATION, Rule, at_least, between, in_set, not_null
 from assets.ingest.reference import read_reference
-from assets.vocabulary import ALL, KPIS
+from assets.vocabulary import ALL, CHANNELS, KPIS
 
 TABLE = "reference"
 
@@ -69,6 +73,41 @@ def _targets(targets: pd.DataFrame) -> pd.DataFrame:
     return targets.assign(campaign_period=targets["campaign_id"].astype(str) + "/" + period.astype(str))
 
 
+def _pattern_error(pattern) -> str | None:
+    """Why DuckDB (RE2) cannot compile a rule's pattern, or None (an empty pattern matches anything)."""
+    if pattern is None or pd.isna(pattern) or pattern == "":
+        return None
+    try:
+        duckdb.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+def _channel_rules(rules: pd.DataFrame) -> pd.DataFrame:
+    out = rules.copy()
+    for column in ("source_pattern", "medium_pattern"):
+        out[f"{column}_error"] = pd.Series([_pattern_error(p) for p in rules[column]], index=rules.index, dtype=object)
+    return out
+
+
+def _blank(value) -> bool:
+    return value is None or pd.isna(value) or value == ""
+
+
+def _last_channel_rule(rules: pd.DataFrame) -> pd.DataFrame:
+    """The rule with the highest rule_order, and whether it leaves a source or medium without a channel."""
+    if rules.empty:
+        return pd.DataFrame({"rule_order": [None], "channel": [None], "source_pattern": [None],
+                             "medium_pattern": [None], "source_file": ["channel_rules.csv"], "line_number": [None],
+                             "catch_all_problem": ["channel_rules.csv has no rule"]}, dtype=object)
+    last = rules[rules["rule_order"] == rules["rule_order"].max()].copy()
+    last["catch_all_problem"] = pd.Series(
+        [None if _blank(s) and _blank(m) else "the last rule has a pattern: a source no rule matches gets no channel"
+         for s, m in zip(last["source_pattern"], last["medium_pattern"])], index=last.index, dtype=object)
+    return last
+
+
 def validate_reference(folder: Path) -> list:
     """Every reference rule on the files in ``folder``: one ExpectationOutcome per expectation."""
     f = _frames(folder)
@@ -86,6 +125,8 @@ def validate_reference(folder: Path) -> list:
         "utm_codes": lambda: _codes(periods),
         "kpi_targets": lambda: _targets(f["kpi_targets"]),
         "fx_rates": lambda: fx,
+        "channel_rules": lambda: _channel_rules(f["channel_rules"]),
+        "last_channel_rule": lambda: _last_channel_rule(f["channel_rules"]),
     }
     rules: list[Rule] = [
         Rule("ExpectColumnValuesToBeUnique", {"column": "org_id"}, "org_id is unique in the register",
@@ -131,6 +172,21 @@ def validate_reference(folder: Path) -> list:
         Rule("ExpectColumnValuesToBeBetween", {"column": "eur_per_unit", "min_value": 0, "strict_min": True},
              "the rate is positive", on="fx_rates", show=("currency", "eur_per_unit")),
         not_null("eur_per_unit", "every currency has a rate", on="fx_rates", show=("currency",)),
+        Rule("ExpectColumnValuesToBeUnique", {"column": "rule_order"}, "one channel rule per rule_order",
+             on="channel_rules", show=("rule_order", "channel")),
+        not_null("channel", "every channel rule names a channel", on="channel_rules", show=("rule_order",)),
+        in_set("channel", CHANNELS, "the rule's channel is one of the vocabulary's", on="channel_rules",
+               show=("rule_order", "channel")),
+        Rule("ExpectColumnValuesToBeNull", {"column": "source_pattern_error"},
+             "the rule's source_pattern is a valid regular expression", on="channel_rules",
+             show=("rule_order", "source_pattern", "source_pattern_error"), subject="source_pattern"),
+        Rule("ExpectColumnValuesToBeNull", {"column": "medium_pattern_error"},
+             "the rule's medium_pattern is a valid regular expression", on="channel_rules",
+             show=("rule_order", "medium_pattern", "medium_pattern_error"), subject="medium_pattern"),
+        Rule("ExpectColumnValuesToBeNull", {"column": "catch_all_problem"},
+             "the last channel rule has no pattern: every source and medium gets a channel",
+             on="last_channel_rule", show=("rule_order", "channel", "source_pattern", "medium_pattern"),
+             subject="rule_order"),
     ]
     locations = {on: FILE_LOCATION for on in frames}
     return _run_rules(TABLE, frames, rules, locations)

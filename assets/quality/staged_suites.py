@@ -31,8 +31,8 @@ SESSION_COLUMNS = {
 APPLICATION_COLUMNS = {
     "application_key": STRING, "application_id": STRING, "org_id": STRING, "organisation_name": STRING,
     "candidate_key": STRING, "job_title": STRING, "applied_on": DATE, "stage": STRING, "hire_date": DATE,
-    "country_code": STRING, "campaign_id": STRING, "channel": STRING, "layout": STRING, "source_file": STRING,
-    "file_hash": STRING, "line_number": INTEGER,
+    "country_code": STRING, "campaign_id": STRING, "period": STRING, "channel": STRING, "layout": STRING,
+    "source_file": STRING, "file_hash": STRING, "line_number": INTEGER,
 }
 _STAGED_NOT_NULL = ("layout", "source_file", "file_hash", "line_number")
 

@@ -21,8 +21,7 @@ from assets.wrappers import OWNERS, STORE, preview, settings_of, table_metadata,
 
 
 def _attribution(con) -> Attribution:
-    names = ("campaigns", "campaign_periods", "organisations", "kpi_targets", "fx_rates")
-    return Attribution({n: con.sql(f"SELECT * FROM ref.{n}").pl() for n in names})
+    return Attribution(con)  # the ref.* tables and sql/attribution.sql's macros of this warehouse
 
 
 @dg.asset(
@@ -32,9 +31,10 @@ def _attribution(con) -> Attribution:
     owners=OWNERS,
 )
 def reference_data(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates.
+    """Reference tables from data/raw/reference/: campaigns, periods, organisations, KPI targets, FX rates,
+    channel rules; and the attribution macros over them (sql/attribution.sql).
 
-    Grain: one row per campaign / campaign period / organisation / target / currency.
+    Grain: one row per campaign / campaign period / organisation / target / currency / channel rule.
     Changing any of them (or the PII key, or restage.STAGING_RULES_VERSION)
     re-stages every export, since staged rows carry attribution computed from them.
     """

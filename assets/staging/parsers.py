@@ -107,6 +107,7 @@ ROW_SCHEMAS = {
         "hire_date": pl.Date,
         "country_code": pl.String,
         "campaign_id": pl.String,
+        "period": pl.String,
         "channel": pl.String,
     }, "applied_on"),
 }

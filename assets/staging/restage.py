@@ -13,6 +13,7 @@ import duckdb
 
 from assets.ingest.common import file_sha256, first_row
 from assets.ingest.contract import contract_fingerprint
+from assets.ingest.reference import attribution_fingerprint
 from assets.staging.parsers import STAGED_TABLE
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 # key, line accounting): the next run re-stages everything once, like a reference change.
 # 2: visitor export keys include the file name; empty lines are not data lines.
 # 3: declared contracts (strict types, scrubbed free text), quarantine rules, row problems contained.
-# The contract's own fingerprint is part of it: editing a declaration re-stages once.
-STAGING_RULES_VERSION = "3:" + contract_fingerprint()
+# 4: attribution in SQL (sql/attribution.sql), channel rules as reference data, applications' period.
+# The contract's and the attribution SQL's fingerprints are part of it: editing either re-stages once.
+STAGING_RULES_VERSION = "4:" + contract_fingerprint() + ":" + attribution_fingerprint()
 
 
 def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> bool:

@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.ingest.reference import create_attribution_macros
+
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 # DuckDB's buffer pool for the pipeline's writing connections; beyond it DuckDB spills to disk
@@ -45,6 +47,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFram
             con.register("_ref_frame", frame.to_arrow())
             con.execute(f"CREATE OR REPLACE TABLE ref.{name} AS SELECT * FROM _ref_frame")
             con.unregister("_ref_frame")
+        create_attribution_macros(con)  # every source's staging uses them; they bind to the ref.* tables
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
