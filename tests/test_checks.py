@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from assets.ingest.contract import private_fields
+from assets.marts import tables
 from assets.marts.tables import MART_TABLES
 from assets.quality import asset, audit, gx_adapter, reconciliation, recount, rules
 from assets.quality import outcomes as outcomes_module
@@ -54,14 +55,14 @@ def frame(table: str, rows: list[dict]) -> pd.DataFrame:
     """A frame with the table's columns and the dtypes DuckDB gives them."""
     columns = SUITES[table].columns
     out = pd.DataFrame({c: [r.get(c) for r in rows] for c in columns})
-    for column, logical in columns.items():
-        if logical == rules.DATE:
+    for column, dtype in columns.items():
+        if dtype == "DATE":
             out[column] = pd.to_datetime(out[column])
-        elif logical == rules.INTEGER:
+        elif dtype in ("BIGINT", "INTEGER"):
             out[column] = out[column].astype("Int64")
-        elif logical == rules.FLOAT:
+        elif dtype == "DOUBLE":
             out[column] = out[column].astype("float64")
-        elif logical == rules.BOOLEAN:
+        elif dtype == "BOOLEAN":
             out[column] = out[column].astype("boolean")
         else:
             out[column] = out[column].astype("str")
@@ -106,13 +107,14 @@ def application_rows() -> list[dict]:
             "source_file": "ats.csv", "file_hash": "h-ats"}
     return [
         {**base, "application_key": "k1", "application_id": "A1", "org_id": "O1", "organisation_name": "Org One",
-         "candidate_key": CANDIDATE_KEYS[0], "applied_on": date(2020, 3, 2), "stage": "hired",
+         "candidate_key": CANDIDATE_KEYS[0], "applied_on": date(2020, 3, 2), "period": "p1", "stage": "hired",
          "hire_date": date(2020, 4, 1), "country_code": "DE", "line_number": 2},
         {**base, "application_key": "k2", "application_id": "A2", "org_id": "O2", "organisation_name": "Org Two",
-         "candidate_key": CANDIDATE_KEYS[1], "applied_on": date(2020, 3, 3), "stage": "applied", "hire_date": None,
+         "candidate_key": CANDIDATE_KEYS[1], "applied_on": date(2020, 3, 3), "period": "p1", "stage": "applied",
+         "hire_date": None,
          "country_code": "SE", "channel": "referral", "line_number": 3},
         {**base, "application_key": "k3", "application_id": "A3", "org_id": "O1", "organisation_name": "Org One",
-         "candidate_key": CANDIDATE_KEYS[2], "applied_on": date(2020, 9, 3), "stage": "hired",
+         "candidate_key": CANDIDATE_KEYS[2], "applied_on": date(2020, 9, 3), "period": "p2", "stage": "hired",
          "hire_date": date(2020, 9, 20), "country_code": "PL", "line_number": 4},
     ]
 
@@ -556,27 +558,31 @@ def test_checks_are_blocking_and_cover_every_table():
     assert {s.key for s in specs} == set(defs.resolve_asset_graph().asset_check_keys)
 
 
-def _sql_columns(sql_file: str) -> dict[str, dict[str, str]]:
-    con = duckdb.connect()
-    con.execute((SQL_DIR / sql_file).read_text())
-    logical = {"VARCHAR": rules.STRING, "DATE": rules.DATE, "BIGINT": rules.INTEGER, "INTEGER": rules.INTEGER,
-               "DOUBLE": rules.FLOAT, "BOOLEAN": rules.BOOLEAN}
+def _live_columns(con, schema: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
-    for schema, table, column, dtype in con.execute(
-        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
-        "ORDER BY table_schema, table_name, ordinal_position"
+    for table, column, dtype in con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+        "ORDER BY table_name, ordinal_position", [schema]
     ).fetchall():
-        out.setdefault(f"{schema}.{table}" if schema != "main" else table, {})[column] = logical.get(dtype, dtype)
+        out.setdefault(table, {})[column] = dtype
     return out
 
 
 def test_suites_follow_the_sql_schemas():
-    staged = _sql_columns("warehouse.sql")
-    for table in ("staging.reach", "staging.sessions", "staging.applications"):
-        assert SUITES[table].columns == staged[table]
-    published = _sql_columns("marts.sql")
+    """The suites' columns are those of the tables the warehouse really has (its schema, then the marts)."""
+    con = duckdb.connect()
+    wh.ensure_schema(con)
+    con.execute("USE marts")
+    tables.create_tables(con)
+    staged = _live_columns(con, "staging")
+    for table in ("reach", "sessions", "applications"):
+        assert SUITES[f"staging.{table}"].columns == staged[table], table
+    marts = _live_columns(con, "marts")
     for name in MART_TABLES:
-        assert SUITES[f"marts.{name}"].columns == published[name], name
+        assert SUITES[f"marts.{name}"].columns == marts[name], name
+        key = con.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = 'marts' "
+                          "AND table_name = ? AND constraint_type = 'PRIMARY KEY'", [name]).fetchone()[0]
+        assert SUITES[f"marts.{name}"].unique == tuple(key), name
 
 
 def test_staged_files_are_validated_once_and_bad_rows_are_quarantined(warehouse):

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
+from assets.ingest.reference import Attribution
 from assets.marts import provenance, tables, visitor_scopes
 from assets.marts.build import build_marts
 from assets.marts.funnel import cost_per_outcome, funnel, kpi_scorecard, stage_values
@@ -14,6 +15,7 @@ from assets.marts.hires import hires_over_time, hires_vs_target, time_to_hire
 from assets.marts.hiring import international_hires
 from assets.marts.inputs import MartInputs
 from assets.marts.rollup import by_scope, scopes_sql
+from assets.staging.warehouse import ensure_schema, load_reference
 from assets.vocabulary import ALL, CHANNELS
 
 D = date
@@ -51,11 +53,27 @@ def make_inputs(reach=(), visitors=(), applications=(), organisations=None, targ
         reach=pl.DataFrame(list(reach), schema=reach_schema, orient="row"),
         visitors=pl.DataFrame(list(visitors), schema=visitor_schema, orient="row"),
         # Where each staged row came from (the hire register names it): one file, the line its load order.
-        applications=pl.DataFrame(list(applications), schema=app_schema, orient="row").with_columns(
-            organisation_name=pl.col("org_id"), source_file=pl.lit("ats.csv"), file_hash=pl.lit("h-ats"),
-            line_number=pl.col("load_seq"),
+        applications=staged_periods(
+            pl.DataFrame(list(applications), schema=app_schema, orient="row").with_columns(
+                organisation_name=pl.col("org_id"), source_file=pl.lit("ats.csv"), file_hash=pl.lit("h-ats"),
+                line_number=pl.col("load_seq"),
+            ),
+            campaigns, periods,
         ),
     )
+
+
+def staged_periods(apps: pl.DataFrame, campaigns: pl.DataFrame, periods: pl.DataFrame) -> pl.DataFrame:
+    """Each application's period as staging attributes it: sql/attribution.sql period_of over these periods."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        ensure_schema(con)
+        load_reference(con, {"campaigns": campaigns, "campaign_periods": periods})
+        return Attribution(con).select(apps, "SELECT *, period_of(campaign_id, applied_on) AS period FROM {rows}")
+    finally:
+        con.close()
 
 
 def kpi(frame, name, period="all", campaign="c1"):

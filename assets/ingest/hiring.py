@@ -32,21 +32,6 @@ ATS = layout("ats_applications")
 TEMPLATE = layout("hiring_template")
 LAYOUTS = (ATS, TEMPLATE)
 
-APPLICATION_COLUMNS = (
-    "application_key",
-    "application_id",
-    "org_id",
-    "organisation_name",
-    "candidate_key",
-    "job_title",
-    "applied_on",
-    "stage",
-    "hire_date",
-    "country_code",
-    "campaign_id",
-    "period",
-    "channel",
-)
 # The organisation column and the free-text source column(s) of each layout.
 _ORGANISATION = {"ats_applications": "organisation", "hiring_template": "Organisation"}
 _SOURCE_TEXT = {"ats_applications": ("referring_site", "referring_url"), "hiring_template": ("Source",)}

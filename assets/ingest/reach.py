@@ -31,22 +31,6 @@ GOOGLE = layout("google_ads_campaign_report")
 LAYOUTS = (LINKEDIN, META, GOOGLE)
 CHANNEL = {lay.name: lay.options["channel"] for lay in LAYOUTS}
 
-REACH_COLUMNS = (
-    "date",
-    "channel",
-    "campaign_id",
-    "period",
-    "platform_campaign",
-    "ad_set",
-    "platform_campaign_id",
-    "impressions",
-    "clicks",
-    "spend",
-    "currency",
-    "spend_eur",
-    "platform_reach",
-)
-
 
 def _is_footer(cells: list[str]) -> bool:
     """Footer rows ('Total: ...') of the layouts that declare one are not data lines."""

@@ -10,8 +10,8 @@ The rules (../shared/data-contract.md, "KPI rules"):
   application was made in (the wave that brought the candidate); hires from applications
   outside every period count only in 'all'.
 
-The period of an application is ``_with_period``'s (applied_on inside a period of its
-campaign), until staging.applications carries the period attributed in sql/.
+The period of an application is staging.applications.period, attributed in
+sql/attribution.sql (``period_of``: applied_on inside a period of its campaign).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def classify_hires(inputs: MartInputs, apps: pl.DataFrame | None = None) -> pl.D
         .then(pl.lit("organisation_not_participating"))
         .when(pl.col("country_code").is_in(DOMESTIC)).then(pl.lit("domestic"))
     )
-    judged = _with_period(judged.with_columns(excluded_by=rule), inputs.periods, "applied_on")
+    judged = judged.with_columns(excluded_by=rule)
     # A candidate hired twice counts once: keep their first hire.
     first_hires = (
         judged.filter(pl.col("excluded_by").is_null()).sort("hire_date", "application_key")
@@ -108,19 +108,5 @@ def campaign_applications(inputs: MartInputs, apps: pl.DataFrame | None = None) 
         .join(windows, on="campaign_id", how="inner")
         .filter(pl.col("applied_on").is_between(pl.col("start_date"), pl.col("end_date")))
     )
-    return _with_period(out, inputs.periods, "applied_on")
+    return out
 
-
-def _with_period(frame: pl.DataFrame, periods: pl.DataFrame, date_col: str) -> pl.DataFrame:
-    """Adds ``period``: the campaign period containing ``date_col`` (null when none)."""
-    if "period" in frame.columns:
-        frame = frame.drop("period")
-    keyed = frame.with_row_index("_row")
-    matched = (
-        keyed.select("_row", "campaign_id", date_col)
-        .join(periods.select("campaign_id", "period", "start_date", "end_date"), on="campaign_id", how="inner")
-        .filter(pl.col(date_col).is_between(pl.col("start_date"), pl.col("end_date")))
-        .group_by("_row")
-        .agg(pl.col("period").sort().first())
-    )
-    return keyed.join(matched, on="_row", how="left").drop("_row")

@@ -10,11 +10,12 @@ and a frame whose columns or types differ from the declaration fails before it i
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import duckdb
 import polars as pl
+
+from assets import ddl
 
 # What the warehouse keeps in marts.* and every publication copies: build_marts's tables, then the
 # audit trail beside them (assets/marts/provenance.py build_audit); sql/marts.sql creates each.
@@ -40,20 +41,9 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(MARTS_SQL.read_text())
 
 
-@cache
 def declared() -> dict[str, dict[str, str]]:
     """table -> column -> DuckDB type, in declared order, as sql/marts.sql creates them."""
-    con = duckdb.connect()
-    try:
-        create_tables(con)
-        out: dict[str, dict[str, str]] = {}
-        for table, column, dtype in con.execute(
-            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-            "WHERE database_name = current_database() ORDER BY table_name, column_index"
-        ).fetchall():
-            out.setdefault(table, {})[column] = dtype
-    finally:
-        con.close()
+    out = ddl.declared(MARTS_SQL.name)
     if set(out) != set(MART_TABLES):
         raise ValueError(f"{MARTS_SQL.name} creates {sorted(out)}, MART_TABLES lists {sorted(MART_TABLES)}")
     return out

@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from assets.ddl import declared, is_numeric, keys
 from assets.marts.hiring import HIRE_EXCLUSIONS
 from assets.marts.tables import MART_TABLES
 from assets.quality.rules import (
-    BOOLEAN, DATE, FLOAT, INTEGER, SCOPED, STRING, Derived, Reference, Rule, Suite, at_least, between, in_set,
+    SCOPED, Derived, Reference, Rule, Suite, at_least, between, in_set,
     non_negative, not_null, rows_where, scope_rules,
 )
 from assets.vocabulary import AD_CHANNELS, ALL, CHANNELS, KPIS
@@ -26,61 +27,10 @@ def _within_campaign(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame:
     return rows.merge(window, on="campaign_id", how="left")
 
 
-# Schemas as in sql/marts.sql (tests/test_checks.py keeps them in step).
-
-MART_COLUMNS: dict[str, dict[str, str]] = {
-    "kpi_scorecard": {"campaign_id": STRING, "kpi": STRING, "period": STRING, "target": FLOAT, "result": INTEGER,
-                      "pct_of_target": FLOAT, "met": BOOLEAN},
-    "funnel": {"campaign_id": STRING, "period": STRING, "channel": STRING, "stage": STRING, "stage_order": INTEGER,
-               "value": INTEGER, "step_conversion": FLOAT, "overall_conversion": FLOAT},
-    "hires_vs_target": {"campaign_id": STRING, "period": STRING, "organisation": STRING, "hires": INTEGER,
-                        "target": FLOAT, "pct_of_target": FLOAT},
-    "hires_over_time": {"campaign_id": STRING, "week_start": DATE, "hires": INTEGER, "cumulative_hires": INTEGER,
-                        "target": FLOAT},
-    "time_to_hire": {"campaign_id": STRING, "period": STRING, "organisation": STRING, "hires": INTEGER,
-                     "median_days_to_hire": FLOAT, "p75_days_to_hire": FLOAT},
-    "cost_per_outcome": {"campaign_id": STRING, "period": STRING, "channel": STRING, "spend_eur": FLOAT,
-                         "clicks": INTEGER, "unique_visitors": INTEGER, "applications": INTEGER, "hires": INTEGER,
-                         "cost_per_click_eur": FLOAT, "cost_per_visitor_eur": FLOAT,
-                         "cost_per_application_eur": FLOAT, "cost_per_hire_eur": FLOAT},
-    "weekly_reach": {"campaign_id": STRING, "week_start": DATE, "impressions": INTEGER, "clicks": INTEGER,
-                     "unique_visitors": INTEGER, "spend_eur": FLOAT},
-    "campaigns": {"campaign_id": STRING, "name": STRING, "start_date": DATE, "end_date": DATE, "budget_eur": FLOAT,
-                  "eu_grant_eur": FLOAT},
-    "campaign_periods": {"campaign_id": STRING, "period": STRING, "start_date": DATE, "end_date": DATE,
-                         "utm_campaign": STRING},
-    "kpi_provenance": {"campaign_id": STRING, "kpi": STRING, "period": STRING, "channel": STRING,
-                       "source_file": STRING, "file_hash": STRING, "rows_counted": INTEGER, "contribution": FLOAT},
-    "hire_register": {"campaign_id": STRING, "organisation": STRING, "org_id": STRING, "candidate_ref": STRING,
-                      "applied_on": DATE, "hire_date": DATE, "period": STRING, "channel": STRING,
-                      "country_code": STRING, "source_file": STRING, "file_hash": STRING, "line_number": INTEGER,
-                      "counted": BOOLEAN, "excluded_by": STRING},
-}
-MART_KEYS: dict[str, tuple[str, ...]] = {
-    "kpi_scorecard": ("campaign_id", "kpi", "period"),
-    "funnel": ("campaign_id", "period", "channel", "stage"),
-    "hires_vs_target": ("campaign_id", "period", "organisation"),
-    "hires_over_time": ("campaign_id", "week_start"),
-    "time_to_hire": ("campaign_id", "period", "organisation"),
-    "cost_per_outcome": ("campaign_id", "period", "channel"),
-    "weekly_reach": ("campaign_id", "week_start"),
-    "campaigns": ("campaign_id",),
-    "campaign_periods": ("campaign_id", "period"),
-    "kpi_provenance": ("campaign_id", "kpi", "period", "channel", "file_hash"),
-    "hire_register": ("file_hash", "line_number"),
-}
-MART_NOT_NULL: dict[str, tuple[str, ...]] = {
-    "hires_vs_target": ("hires",),
-    "hires_over_time": ("hires", "cumulative_hires"),
-    "time_to_hire": ("hires", "median_days_to_hire", "p75_days_to_hire"),
-    "weekly_reach": ("impressions", "clicks", "unique_visitors"),
-    "campaigns": ("name", "start_date", "end_date"),
-    "campaign_periods": ("start_date", "end_date"),
-    "funnel": ("stage_order",),
-    "kpi_provenance": ("source_file", "rows_counted", "contribution"),
-    "hire_register": ("organisation", "candidate_ref", "applied_on", "hire_date", "channel", "source_file",
-                      "counted"),
-}
+# Columns, types, keys and NOT NULL as sql/marts.sql declares them (DuckDB enforces them on write).
+MART_COLUMNS: dict[str, dict[str, str]] = {name: declared("marts.sql")[name] for name in MART_TABLES}
+MART_KEYS: dict[str, tuple[str, ...]] = {name: keys("marts.sql")[name][0] for name in MART_TABLES}
+MART_NOT_NULL: dict[str, tuple[str, ...]] = {name: keys("marts.sql")[name][1] for name in MART_TABLES}
 
 
 def _mart_rules(name: str) -> Callable[[Reference], list[Rule]]:
@@ -119,7 +69,7 @@ def _mart_rules(name: str) -> Callable[[Reference], list[Rule]]:
             return [
                 in_set("channel", [*AD_CHANNELS, ALL]),
                 *scope_rules(ref),
-                *non_negative(*(c for c, t in MART_COLUMNS[name].items() if t in (INTEGER, FLOAT))),
+                *non_negative(*(c for c, t in MART_COLUMNS[name].items() if is_numeric(t))),
             ]
         if name == "weekly_reach":
             return [

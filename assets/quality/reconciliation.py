@@ -139,10 +139,7 @@ def _hires_frame(con) -> pd.DataFrame:
     """Funnel hires beside the staged applications they can come from (the same scope)."""
     return to_pandas(con, f"""
         WITH apps AS ({APPS_DEDUPED}),
-        attributed AS (SELECT a.*, p.period FROM apps a
-                       LEFT JOIN ref.campaign_periods p
-                         ON p.campaign_id = a.campaign_id AND a.applied_on BETWEEN p.start_date AND p.end_date
-                       WHERE a.campaign_id IS NOT NULL),
+        attributed AS (SELECT * FROM apps WHERE campaign_id IS NOT NULL),  -- period: staged (sql/attribution.sql)
         bound AS ({scopes_sql("SELECT * FROM attributed", "count(DISTINCT application_key) AS n")}),
         hires AS (SELECT campaign_id, period, channel, value FROM marts.funnel WHERE stage = 'hires')
         SELECT h.campaign_id, h.period, h.channel, coalesce(h.value, 0)::BIGINT AS hires,
@@ -156,10 +153,7 @@ def _org_hires_frame(con) -> pd.DataFrame:
     """hires_vs_target per organisation beside that organisation's staged applications of the scope."""
     return to_pandas(con, f"""
         WITH apps AS ({APPS_DEDUPED}),
-        attributed AS (SELECT a.*, p.period, o.name AS organisation FROM apps a
-                       JOIN ref.organisations o USING (org_id)
-                       LEFT JOIN ref.campaign_periods p
-                         ON p.campaign_id = a.campaign_id AND a.applied_on BETWEEN p.start_date AND p.end_date
+        attributed AS (SELECT a.*, o.name AS organisation FROM apps a JOIN ref.organisations o USING (org_id)
                        WHERE a.campaign_id IS NOT NULL),
         bound AS ({scopes_sql("SELECT * FROM attributed", "count(DISTINCT application_key) AS n", by="organisation")})
         SELECT h.campaign_id, h.period, h.organisation, h.hires, coalesce(b.n, 0)::BIGINT AS staged_applications

@@ -39,7 +39,7 @@ QUALIFY row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in REACH_KEY)}
 """
 # One application per application_key, latest export wins (assets/marts/hiring.py dedupe_applications).
 APPS_DEDUPED = """
-SELECT s.application_key, s.org_id, s.applied_on, s.campaign_id, s.channel
+SELECT s.application_key, s.org_id, s.applied_on, s.campaign_id, s.period, s.channel
 FROM staging.applications s JOIN ingest.file_ledger l USING (file_hash)
 QUALIFY row_number() OVER (PARTITION BY s.application_key
                            ORDER BY l.loaded_at DESC, s.file_hash DESC, s.line_number DESC) = 1

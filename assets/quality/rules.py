@@ -21,8 +21,6 @@ import pandas as pd
 from assets.quality.frames import to_pandas
 from assets.vocabulary import ALL
 
-# Logical column types, as the DDL in sql/ declares them (tests/test_checks.py keeps the suites in step).
-DATE, STRING, INTEGER, FLOAT, BOOLEAN = "date", "string", "integer", "float", "boolean"
 # Where an example row came from; file_hash is implied by source_file, so it is not repeated.
 FILE_LOCATION = ("source_file", "line_number")
 # In a profiled frame (Suite.profile) each row stands for this many table rows.
@@ -116,7 +114,7 @@ class Derived:
 @dataclass(frozen=True)
 class Suite:
     table: str
-    columns: dict[str, str]  # column -> logical type (the DDL's; DuckDB enforces it, the suite does not restate it)
+    columns: dict[str, str]  # column -> DuckDB type, read from the DDL (assets/ddl.py); DuckDB enforces it
     not_null: tuple[str, ...]
     unique: tuple[str, ...]  # compound key
     location: tuple[str, ...]  # columns that say where a failing row is

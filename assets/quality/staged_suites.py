@@ -9,31 +9,18 @@ from __future__ import annotations
 
 import pandas as pd
 
+from assets.ddl import declared
 from assets.marts.reach import REACH_KEY
 from assets.quality.rules import (
-    DATE, FILE_LOCATION, INTEGER, FLOAT, PROFILE_NULL_FLAG, STRING, WEIGHT, Derived, Reference, Rule, Suite,
+    FILE_LOCATION, PROFILE_NULL_FLAG, WEIGHT, Derived, Reference, Rule, Suite,
     at_least, between, in_set, iso_country_codes, non_negative, not_null, rows_where,
 )
 from assets.vocabulary import AD_CHANNELS, APPLICATION_STAGES, CHANNELS
 
-REACH_COLUMNS = {
-    "date": DATE, "channel": STRING, "campaign_id": STRING, "period": STRING, "platform_campaign": STRING,
-    "ad_set": STRING, "platform_campaign_id": STRING, "impressions": INTEGER, "clicks": INTEGER, "spend": FLOAT,
-    "currency": STRING, "spend_eur": FLOAT, "platform_reach": INTEGER, "layout": STRING, "source_file": STRING,
-    "file_hash": STRING, "line_number": INTEGER,
-}
-SESSION_COLUMNS = {
-    "event_date": DATE, "user_pseudo_id": STRING, "ga_session_id": INTEGER, "session_source": STRING,
-    "session_medium": STRING, "session_campaign": STRING, "channel": STRING, "campaign_id": STRING,
-    "period": STRING, "landing_page": STRING, "country": STRING, "engaged_session": INTEGER, "layout": STRING,
-    "source_file": STRING, "file_hash": STRING, "line_number": INTEGER,
-}
-APPLICATION_COLUMNS = {
-    "application_key": STRING, "application_id": STRING, "org_id": STRING, "organisation_name": STRING,
-    "candidate_key": STRING, "job_title": STRING, "applied_on": DATE, "stage": STRING, "hire_date": DATE,
-    "country_code": STRING, "campaign_id": STRING, "period": STRING, "channel": STRING, "layout": STRING,
-    "source_file": STRING, "file_hash": STRING, "line_number": INTEGER,
-}
+# Columns and types as sql/warehouse.sql declares them (DuckDB enforces the types on insert).
+REACH_COLUMNS = declared("warehouse.sql")["staging.reach"]
+SESSION_COLUMNS = declared("warehouse.sql")["staging.sessions"]
+APPLICATION_COLUMNS = declared("warehouse.sql")["staging.applications"]
 _STAGED_NOT_NULL = ("layout", "source_file", "file_hash", "line_number")
 
 

@@ -25,9 +25,8 @@ from typing import Protocol
 import duckdb
 import polars as pl
 
+from assets.ddl import polars_schema
 from assets.ingest.common import Parsed, RejectedFile, first_row
-from assets.ingest.hiring import APPLICATION_COLUMNS
-from assets.ingest.reach import REACH_COLUMNS
 from assets.ingest.visitors import GA4, parse_visitors, release_visitor_tables
 
 # The registry: each source's staged table.
@@ -79,40 +78,13 @@ class _RowSchema:
     day: str  # the column whose range is the file's first and last day
 
 
+# What a row parser hands over: the staged table's columns (sql/warehouse.sql) but the
+# provenance ones, which staging adds (layout, source_file, file_hash) or the parser keeps apart (line_number).
+PROVENANCE = ("layout", "source_file", "file_hash", "line_number")
 ROW_SCHEMAS = {
-    "reach": _RowSchema({
-        "date": pl.Date,
-        "channel": pl.String,
-        "campaign_id": pl.String,
-        "period": pl.String,
-        "platform_campaign": pl.String,
-        "ad_set": pl.String,
-        "platform_campaign_id": pl.String,
-        "impressions": pl.Int64,
-        "clicks": pl.Int64,
-        "spend": pl.Float64,
-        "currency": pl.String,
-        "spend_eur": pl.Float64,
-        "platform_reach": pl.Int64,
-    }, "date"),
-    "hiring": _RowSchema({
-        "application_key": pl.String,
-        "application_id": pl.String,
-        "org_id": pl.String,
-        "organisation_name": pl.String,
-        "candidate_key": pl.String,
-        "job_title": pl.String,
-        "applied_on": pl.Date,
-        "stage": pl.String,
-        "hire_date": pl.Date,
-        "country_code": pl.String,
-        "campaign_id": pl.String,
-        "period": pl.String,
-        "channel": pl.String,
-    }, "applied_on"),
+    "reach": _RowSchema(polars_schema("warehouse.sql", STAGED_TABLE["reach"], PROVENANCE), "date"),
+    "hiring": _RowSchema(polars_schema("warehouse.sql", STAGED_TABLE["hiring"], PROVENANCE), "applied_on"),
 }
-assert tuple(ROW_SCHEMAS["reach"].columns) == REACH_COLUMNS
-assert tuple(ROW_SCHEMAS["hiring"].columns) == APPLICATION_COLUMNS
 
 
 class RowParser:
