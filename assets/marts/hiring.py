@@ -109,4 +109,3 @@ def campaign_applications(inputs: MartInputs, apps: pl.DataFrame | None = None) 
         .filter(pl.col("applied_on").is_between(pl.col("start_date"), pl.col("end_date")))
     )
     return out
-
