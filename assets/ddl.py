@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"  # the one path to the SQL files
 
 # DuckDB's types in the schema files, as Polars frames carry them.
 POLARS_TYPES: dict[str, pl.DataType] = {
@@ -24,19 +24,35 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 
 
 @cache
-def declared(sql_file: str) -> dict[str, dict[str, str]]:
-    """Table -> column -> DuckDB type, in declared order. Tables of the default schema by name, others as schema.table."""
+def _catalogue(sql_file: str) -> tuple[list[tuple], list[tuple]]:
+    """The columns and constraints ``sql_file`` creates on an empty in-memory database (read once)."""
     con = duckdb.connect()
     try:
         con.execute((SQL_DIR / sql_file).read_text())
-        out: dict[str, dict[str, str]] = {}
-        for schema, table, column, dtype in con.execute(
+        columns = con.execute(
             "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
             "WHERE database_name = current_database() ORDER BY schema_name, table_name, column_index"
-        ).fetchall():
-            out.setdefault(table if schema == "main" else f"{schema}.{table}", {})[column] = dtype
+        ).fetchall()
+        constraints = con.execute(
+            "SELECT schema_name, table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
+            "WHERE database_name = current_database() AND constraint_type IN ('PRIMARY KEY', 'NOT NULL') "
+            "ORDER BY schema_name, table_name, constraint_index"
+        ).fetchall()
     finally:
         con.close()
+    return columns, constraints
+
+
+def _name(schema: str, table: str) -> str:
+    return table if schema == "main" else f"{schema}.{table}"
+
+
+@cache
+def declared(sql_file: str) -> dict[str, dict[str, str]]:
+    """Table -> column -> DuckDB type, in declared order (default-schema tables by name, others as schema.table)."""
+    out: dict[str, dict[str, str]] = {}
+    for schema, table, column, dtype in _catalogue(sql_file)[0]:
+        out.setdefault(_name(schema, table), {})[column] = dtype
     return out
 
 
@@ -48,23 +64,13 @@ def polars_schema(sql_file: str, table: str, drop: tuple[str, ...] = ()) -> dict
 @cache
 def keys(sql_file: str) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Table -> (primary key columns, NOT NULL columns beyond the key), as ``sql_file`` declares them."""
-    con = duckdb.connect()
-    try:
-        con.execute((SQL_DIR / sql_file).read_text())
-        primary: dict[str, tuple[str, ...]] = {}
-        not_null: dict[str, list[str]] = {}
-        for schema, table, kind, names in con.execute(
-            "SELECT schema_name, table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
-            "WHERE database_name = current_database() AND constraint_type IN ('PRIMARY KEY', 'NOT NULL') "
-            "ORDER BY schema_name, table_name, constraint_index"
-        ).fetchall():
-            name = table if schema == "main" else f"{schema}.{table}"
-            if kind == "PRIMARY KEY":
-                primary[name] = tuple(names)
-            else:
-                not_null.setdefault(name, []).extend(names)
-    finally:
-        con.close()
+    primary: dict[str, tuple[str, ...]] = {}
+    not_null: dict[str, list[str]] = {}
+    for schema, table, kind, names in _catalogue(sql_file)[1]:
+        if kind == "PRIMARY KEY":
+            primary[_name(schema, table)] = tuple(names)
+        else:
+            not_null.setdefault(_name(schema, table), []).extend(names)
     tables = set(primary) | set(not_null)
     return {t: (primary.get(t, ()), tuple(c for c in not_null.get(t, []) if c not in primary.get(t, ())))
             for t in tables}

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.ddl import SQL_DIR
 from assets.ingest.common import RejectedFile, decode
 
 REFERENCE_FILES: dict[str, dict[str, pl.DataType]] = {
@@ -57,7 +58,7 @@ REFERENCE_FILES: dict[str, dict[str, pl.DataType]] = {
     },
 }
 OPTIONAL_REFERENCE = {"fx_rates"}
-ATTRIBUTION_SQL = Path(__file__).resolve().parents[2] / "sql" / "attribution.sql"
+ATTRIBUTION_SQL = SQL_DIR / "attribution.sql"
 
 
 def create_attribution_macros(con: duckdb.DuckDBPyConnection) -> None:

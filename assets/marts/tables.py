@@ -10,12 +10,11 @@ and a frame whose columns or types differ from the declaration fails before it i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import polars as pl
 
 from assets import ddl
+from assets.staging.warehouse import transaction
 
 # What the warehouse keeps in marts.* and every publication copies: build_marts's tables, then the
 # audit trail beside them (assets/marts/provenance.py build_audit); sql/marts.sql creates each.
@@ -32,7 +31,7 @@ MART_TABLES = (
     "campaign_periods",
     *AUDIT_TABLES,
 )
-MARTS_SQL = Path(__file__).resolve().parents[2] / "sql" / "marts.sql"
+MARTS_SQL = ddl.SQL_DIR / "marts.sql"
 SCHEMA = "marts"
 
 
@@ -75,8 +74,7 @@ def write_marts(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame])
             problems = _mismatches(declared()[name], given)
             if problems:
                 raise TypeError(f"marts.{name} does not match {MARTS_SQL.name}: " + "; ".join(problems))
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             for name in MART_TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{name}")
             con.execute(f'USE "{home}"."{SCHEMA}"')
@@ -89,10 +87,6 @@ def write_marts(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame])
                     con.execute(f"INSERT INTO {SCHEMA}.{name} BY NAME SELECT * FROM _mart_{name}")
                 except duckdb.ConstraintException as exc:  # a duplicate key or a NULL: name the mart
                     raise duckdb.ConstraintException(f"marts.{name}: {exc}") from exc
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     finally:
         for view in registered:
             con.unregister(view)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from assets.marts.rollup import by_scope
+from assets.staging.warehouse import transaction
 
 WORD = 64
 
@@ -93,8 +94,7 @@ def refresh(con, full: bool = False) -> Refresh:
     new = loaded if rebuild else loaded - covered
     if not new and not rebuild:
         return Refresh("unchanged", 0, _visitors(con))
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         if rebuild:
             for table in (STAGING.scopes, STAGING.bits, STAGING.files):
                 con.execute(f"DELETE FROM {table}")
@@ -106,10 +106,6 @@ def refresh(con, full: bool = False) -> Refresh:
                 STAGING, merge=not rebuild)
             con.executemany(f"INSERT INTO {STAGING.files} VALUES (?, ?, ?)", sorted(new))
             con.execute("DROP TABLE _vs_new_files")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return Refresh("rebuilt" if rebuild else "updated", len(new), _visitors(con))
 
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import duckdb
 
+from assets.ddl import SQL_DIR
 from assets.ingest.common import first_row
 from assets.marts import tables
 from assets.marts.inputs import FILE_ORDER
 from assets.marts.tables import MART_TABLES
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 PUBLISHED = "published.duckdb"
 PREVIOUS = "published.previous.duckdb"
 # Written in an older storage format so that older DuckDB clients (the duckdb

@@ -25,6 +25,7 @@ from dataclasses import replace
 import pandas as pd
 
 from assets.ingest.contract import private_fields
+from assets.staging.warehouse import transaction
 
 SOURCE_OF = {"staging.reach": "reach", "staging.sessions": "visitors", "staging.applications": "hiring"}
 
@@ -45,45 +46,41 @@ def contain(con, table: str, outcomes: Sequence, where: str, run_id: str | None,
         return list(outcomes)
     columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
     out = list(outcomes)
-    con.execute("BEGIN")
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _contained (file_hash VARCHAR, line_number BIGINT, ord INTEGER)")
-        for order, (_i, o) in enumerate(targets):
-            select = _identities(con, table, o.failing, where, columns, weight, null_flag)
-            con.execute(f"INSERT INTO _contained SELECT DISTINCT file_hash, line_number, {order} FROM ({select})")
-            con.unregister("_failing")
-        counts = dict(con.execute("SELECT ord, count(*) FROM _contained GROUP BY ord").fetchall())
-        rules = pd.DataFrame({
-            "ord": range(len(targets)),
-            "column_name": [o.column_name for _, o in targets],
-            "reason": [f"{o.column_name or table}: {o.rule} (failed check {o.expectation})" for _, o in targets],
-            "rule": [o.rule for _, o in targets],
-            "value_column": [o.column_name if o.column_name in columns and o.column_name not in WITHHELD else None
-                             for _, o in targets],
-        })
-        con.register("_contained_rules", rules)
-        value = " ".join(f"WHEN r.value_column = '{c}' THEN left(CAST(s.\"{c}\" AS VARCHAR), 80)"
-                         for c in sorted(set(rules["value_column"].dropna())))
-        con.execute(
-            f"""
-            INSERT INTO staging.quarantine BY NAME
-            SELECT ? AS source, s.source_file, s.file_hash, s.line_number, r.column_name,
-                   {f'CASE {value} END' if value else 'NULL'} AS value, r.reason, r.rule, s.campaign_id, ? AS run_id
-            FROM (SELECT file_hash, line_number, min(ord) AS ord FROM _contained GROUP BY ALL) c
-            JOIN {table} s USING (file_hash, line_number)
-            JOIN _contained_rules r USING (ord)
-            """,
-            [SOURCE_OF[table], run_id],
-        )
-        moved = _delete(con, table)
-        for file_hash, n in moved:
+        with transaction(con):
+            con.execute("CREATE OR REPLACE TEMP TABLE _contained (file_hash VARCHAR, line_number BIGINT, ord INTEGER)")
+            for order, (_i, o) in enumerate(targets):
+                select = _identities(con, table, o.failing, where, columns, weight, null_flag)
+                con.execute(f"INSERT INTO _contained SELECT DISTINCT file_hash, line_number, {order} FROM ({select})")
+                con.unregister("_failing")
+            counts = dict(con.execute("SELECT ord, count(*) FROM _contained GROUP BY ord").fetchall())
+            rules = pd.DataFrame({
+                "ord": range(len(targets)),
+                "column_name": [o.column_name for _, o in targets],
+                "reason": [f"{o.column_name or table}: {o.rule} (failed check {o.expectation})" for _, o in targets],
+                "rule": [o.rule for _, o in targets],
+                "value_column": [o.column_name if o.column_name in columns and o.column_name not in WITHHELD else None
+                                 for _, o in targets],
+            })
+            con.register("_contained_rules", rules)
+            value = " ".join(f"WHEN r.value_column = '{c}' THEN left(CAST(s.\"{c}\" AS VARCHAR), 80)"
+                             for c in sorted(set(rules["value_column"].dropna())))
             con.execute(
-                "UPDATE ingest.file_ledger SET rows_loaded = rows_loaded - ?, rows_quarantined = rows_quarantined + ? "
-                "WHERE file_hash = ?", [n, n, file_hash])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+                f"""
+                INSERT INTO staging.quarantine BY NAME
+                SELECT ? AS source, s.source_file, s.file_hash, s.line_number, r.column_name,
+                       {f'CASE {value} END' if value else 'NULL'} AS value, r.reason, r.rule, s.campaign_id, ? AS run_id
+                FROM (SELECT file_hash, line_number, min(ord) AS ord FROM _contained GROUP BY ALL) c
+                JOIN {table} s USING (file_hash, line_number)
+                JOIN _contained_rules r USING (ord)
+                """,
+                [SOURCE_OF[table], run_id],
+            )
+            moved = _delete(con, table)
+            for file_hash, n in moved:
+                con.execute(
+                    "UPDATE ingest.file_ledger SET rows_loaded = rows_loaded - ?, "
+                    "rows_quarantined = rows_quarantined + ? WHERE file_hash = ?", [n, n, file_hash])
     finally:
         con.execute("DROP TABLE IF EXISTS _contained")
         try:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from assets.marts.reach import REACH_KEY
 from assets.quality.frames import to_pandas
+from assets.staging.warehouse import transaction
 from assets.vocabulary import ALL
 
 # Attributed reach rows de-duplicated exactly as assets/marts/reach.py dedupe_reach does
@@ -161,16 +162,12 @@ def remember(con, counts: pd.DataFrame) -> None:
                                     full_at=pd.Timestamp(state["full_at"]))
     con.register("_recount_counts", counts[["campaign_id", "period", "channel", "visitors"]])
     con.register("_recount_inputs", inputs)
-    con.execute("BEGIN")
     try:
-        con.execute(f"DELETE FROM {COUNTS_TABLE}")
-        con.execute(f"DELETE FROM {INPUTS_TABLE}")
-        con.execute(f"INSERT INTO {COUNTS_TABLE} BY NAME SELECT * FROM _recount_counts")
-        con.execute(f"INSERT INTO {INPUTS_TABLE} BY NAME SELECT * FROM _recount_inputs")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(f"DELETE FROM {COUNTS_TABLE}")
+            con.execute(f"DELETE FROM {INPUTS_TABLE}")
+            con.execute(f"INSERT INTO {COUNTS_TABLE} BY NAME SELECT * FROM _recount_counts")
+            con.execute(f"INSERT INTO {INPUTS_TABLE} BY NAME SELECT * FROM _recount_inputs")
     finally:
         con.unregister("_recount_counts")
         con.unregister("_recount_inputs")

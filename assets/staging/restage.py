@@ -14,6 +14,7 @@ import duckdb
 from assets.ingest.common import file_sha256, first_row
 from assets.ingest.contract import contract_fingerprint
 from assets.ingest.reference import attribution_fingerprint
+from assets.staging.warehouse import transaction
 from assets.staging.parsers import STAGED_TABLE
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,7 @@ def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> boo
     row = first_row(con.execute("SELECT version FROM ingest.reference_version"))
     if row and row[0] == version:
         return False
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         had_history = first_row(con.execute("SELECT count(*) FROM ingest.file_ledger"))[0] > 0
         for table in (*STAGED_TABLE.values(), "staging.quarantine"):
             con.execute(f"DELETE FROM {table}")
@@ -48,10 +48,6 @@ def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> boo
         con.execute("DELETE FROM ingest.file_ledger WHERE status <> 'withdrawn'")
         con.execute("DELETE FROM ingest.reference_version")
         con.execute("INSERT INTO ingest.reference_version VALUES (?)", [version])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return had_history
 
 
@@ -104,8 +100,7 @@ def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: date
     if status not in ("loaded", "rejected"):
         raise ValueError(f"{export}: this export is {status}, there is nothing to withdraw")
     stamp = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         removed = first_row(con.execute(f"DELETE FROM {STAGED_TABLE[source]} WHERE file_hash = ?", [digest]))[0]
         quarantined = first_row(con.execute("DELETE FROM staging.quarantine WHERE file_hash = ?", [digest]))[0]
         # What this export replaced is no longer replaced: forgetting those entries makes the
@@ -118,9 +113,5 @@ def withdraw(con: duckdb.DuckDBPyConnection, export: str, reason: str, now: date
             "UPDATE ingest.file_ledger SET status = 'withdrawn', message = ? WHERE file_hash = ?",
             [f"withdrawn {stamp:%Y-%m-%d %H:%M} UTC (was {status}): {reason}", digest],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     log.info("withdrew %s: %d staged and %d quarantined rows removed", loaded_path, removed, quarantined)
     return Withdrawal(digest, source, loaded_path, removed, quarantined, tuple(restored))

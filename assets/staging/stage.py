@@ -22,6 +22,7 @@ from assets.ingest.landing import landing
 from assets.staging.ledger import (FileOutcome, IngestSummary, forget_removed, hash_with_cache, ledger_insert, now,
                                    record_by_name)
 from assets.staging.parsers import STAGED_TABLE, FileFacts, Parser
+from assets.staging.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
@@ -63,57 +64,53 @@ def stage_one(con, source: str, parser: Parser, facts: FileFacts, run_id: str | 
     size = path.stat().st_size
     loaded_at = now()
     table = STAGED_TABLE[source]
-    con.execute("BEGIN")
     try:
-        load = parser.stage(con, table, facts)
-        loaded, quarantined = load.rows_loaded, load.rows_quarantined
-        if loaded + quarantined != load.data_lines:
-            raise RejectedFile(path, None, None, f"line accounting failed: {loaded} loaded + {quarantined} "
-                                                 f"quarantined != {load.data_lines} data lines")
-        export_key = load.export_key
-        if loaded == 0 and not (export_key.split("|") + ["", ""])[1]:
-            # Nothing staged and no account or organisation named: nothing says whose export this is,
-            # so it keeps an identity of its own and never supersedes (empties) another one's file.
-            export_key = f"{load.layout}|no rows staged|{digest}"
-        superseded = [
-            r[0]
-            for r in con.execute(
-                "SELECT file_hash FROM ingest.file_ledger WHERE source = ? AND export_key = ? AND status = 'loaded'",
-                [source, export_key],
-            ).fetchall()
-        ]
-        for old in superseded:
-            con.execute(f"DELETE FROM {table} WHERE file_hash = ?", [old])
-            con.execute("DELETE FROM staging.quarantine WHERE file_hash = ?", [old])
-            con.execute(
-                "UPDATE ingest.file_ledger SET status = 'superseded', superseded_by = ?, "
-                "message = 'replaced by corrected re-export ' || ? WHERE file_hash = ?",
-                [digest, path.name, old],
-            )
-        con.register("_load_quarantine", load.quarantine.to_arrow())
-        try:
-            con.execute(
-                "INSERT INTO staging.quarantine BY NAME SELECT ? AS source, ? AS source_file, ? AS file_hash, "
-                "line_number, column_name, value, reason, rule, campaign_id, ? AS run_id FROM _load_quarantine",
-                [source, facts.source_file, digest, run_id],
-            )
-        finally:
-            con.unregister("_load_quarantine")
-        ledger_insert(con, file_hash=digest, source=source, layout=load.layout, export_key=export_key,
-                      path=str(path), size_bytes=size, data_lines=load.data_lines, rows_loaded=loaded,
-                      rows_quarantined=quarantined, status="loaded",
-                      message=f"replaces {len(superseded)} earlier export(s)" if superseded else None,
-                      loaded_at=loaded_at, run_id=run_id)
-        con.execute("COMMIT")
-    except RejectedFile as exc:
-        con.execute("ROLLBACK")
+        with transaction(con):
+            load = parser.stage(con, table, facts)
+            loaded, quarantined = load.rows_loaded, load.rows_quarantined
+            if loaded + quarantined != load.data_lines:
+                raise RejectedFile(path, None, None, f"line accounting failed: {loaded} loaded + {quarantined} "
+                                                     f"quarantined != {load.data_lines} data lines")
+            export_key = load.export_key
+            if loaded == 0 and not (export_key.split("|") + ["", ""])[1]:
+                # Nothing staged and no account or organisation named: nothing says whose export this is,
+                # so it keeps an identity of its own and never supersedes (empties) another one's file.
+                export_key = f"{load.layout}|no rows staged|{digest}"
+            superseded = [
+                r[0]
+                for r in con.execute(
+                    "SELECT file_hash FROM ingest.file_ledger "
+                    "WHERE source = ? AND export_key = ? AND status = 'loaded'",
+                    [source, export_key],
+                ).fetchall()
+            ]
+            for old in superseded:
+                con.execute(f"DELETE FROM {table} WHERE file_hash = ?", [old])
+                con.execute("DELETE FROM staging.quarantine WHERE file_hash = ?", [old])
+                con.execute(
+                    "UPDATE ingest.file_ledger SET status = 'superseded', superseded_by = ?, "
+                    "message = 'replaced by corrected re-export ' || ? WHERE file_hash = ?",
+                    [digest, path.name, old],
+                )
+            con.register("_load_quarantine", load.quarantine.to_arrow())
+            try:
+                con.execute(
+                    "INSERT INTO staging.quarantine BY NAME SELECT ? AS source, ? AS source_file, ? AS file_hash, "
+                    "line_number, column_name, value, reason, rule, campaign_id, ? AS run_id FROM _load_quarantine",
+                    [source, facts.source_file, digest, run_id],
+                )
+            finally:
+                con.unregister("_load_quarantine")
+            ledger_insert(con, file_hash=digest, source=source, layout=load.layout, export_key=export_key,
+                          path=str(path), size_bytes=size, data_lines=load.data_lines, rows_loaded=loaded,
+                          rows_quarantined=quarantined, status="loaded",
+                          message=f"replaces {len(superseded)} earlier export(s)" if superseded else None,
+                          loaded_at=loaded_at, run_id=run_id)
+    except RejectedFile as exc:  # rolled back: only the ledger says why
         log.warning("rejected %s", exc)
         ledger_insert(con, file_hash=digest, source=source, path=str(path), size_bytes=size, rows_loaded=0,
                       rows_quarantined=0, status="rejected", message=str(exc), loaded_at=loaded_at, run_id=run_id,
                       error_line=exc.line, error_column=exc.column)
         return FileOutcome(str(path), "rejected", message=str(exc))
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     status = "superseding" if superseded else "loaded"
     return FileOutcome(str(path), status, load.layout, load.data_lines, loaded, quarantined)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from assets.ddl import SQL_DIR
 from assets.ingest.reference import create_attribution_macros
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 # DuckDB's buffer pool for the pipeline's writing connections; beyond it DuckDB spills to disk
 # (next to the warehouse). Its default, 80% of RAM, let a night at 10M sessions hold 2.8 GiB.
@@ -35,21 +37,28 @@ def connect(path: Path, read_only: bool = False, attempts: int = 20,
     raise AssertionError("unreachable")
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN, then COMMIT when the block ends, or ROLLBACK and re-raise when it raises."""
+    con.execute("BEGIN")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute((SQL_DIR / "warehouse.sql").read_text())
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Replaces the ref.* tables with the reference files, atomically."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         for name, frame in frames.items():
             con.register("_ref_frame", frame.to_arrow())
             con.execute(f"CREATE OR REPLACE TABLE ref.{name} AS SELECT * FROM _ref_frame")
             con.unregister("_ref_frame")
         create_attribution_macros(con)  # every source's staging uses them; they bind to the ref.* tables
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return {name: frame.height for name, frame in frames.items()}
