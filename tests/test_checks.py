@@ -763,8 +763,9 @@ def test_suite_version_is_the_declared_rules_not_the_bytes(ref):
 
 
 def test_a_night_recounts_the_campaigns_whose_sessions_changed_and_carries_the_rest(warehouse):
-    """After a passing reconciliation, unchanged campaigns carry their verified counts; a campaign with a new
-    visitor export is recounted from all its sessions; ``full`` recounts everything."""
+    """After a passing reconciliation, unchanged campaigns carry their verified counts; a campaign that only
+    gained a visitor export adds the visitors new to each scope; one whose counted exports changed is
+    recounted from all its sessions; ``full`` recounts everything."""
     assert failures(reconcile(warehouse)) == []
     kept = warehouse.execute(f"SELECT count(*) FROM {recount.COUNTS_TABLE}").fetchall()[0][0]
     assert kept == len(recount.staged_visitor_scopes(warehouse, full=True)) > 0
@@ -776,14 +777,17 @@ def test_a_night_recounts_the_campaigns_whose_sessions_changed_and_carries_the_r
     assert carried.examples == (
         "staged_unique_visitors=99, marts_unique_visitors=2 (campaign_id='c1', period='p1', channel='linkedin')",)
     assert failures(reconcile(warehouse, "marts.funnel", full=True)) == []  # recounted, and kept again
-    # A new visitor export with a new visitor of c1: c1 is recounted from all its sessions, and the
-    # marts (not rebuilt here) no longer agree with it.
+    # A new visitor export with a new visitor of c1, and a known one in a scope new to it (p2, direct) and
+    # in one it had (the 'all' period): c1 adds the visitors new to each scope, and the marts (not rebuilt
+    # here) no longer agree with it.
     new = {**session_rows()[0], "user_pseudo_id": "visitor-new", "source_file": "sessions_3.csv", "file_hash": "h-s3"}
-    _load(warehouse, "staging.sessions", frame("staging.sessions", [new]))
+    back = {**session_rows()[1], "event_date": date(2020, 9, 2), "period": "p2", "channel": "direct",
+            "source_file": "sessions_3.csv", "file_hash": "h-s3", "line_number": 3}
+    _load(warehouse, "staging.sessions", frame("staging.sessions", [new, back]))
     warehouse.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at, rows_loaded) "
-                      "VALUES ('h-s3', 'visitors', '/raw/h-s3', 'loaded', TIMESTAMP '2024-03-01', 1)")
+                      "VALUES ('h-s3', 'visitors', '/raw/h-s3', 'loaded', TIMESTAMP '2024-03-01', 2)")
     night = recount.staged_visitor_scopes(warehouse)
-    assert night.attrs["recounted"] == ("c1",)
+    assert night.attrs["added"] == ("c1",) and night.attrs["recounted"] == ()
     full = recount.staged_visitor_scopes(warehouse, full=True)
     def as_counts(counted):
         return {(r.campaign_id, None if pd.isna(r.period) else r.period, r.channel): r.visitors
@@ -792,6 +796,8 @@ def test_a_night_recounts_the_campaigns_whose_sessions_changed_and_carries_the_r
     assert as_counts(night) == as_counts(full)
     assert {(r.period, r.channel): r.visitors for r in night.itertuples() if r.period == "all"} == {
         ("all", "linkedin"): 3, ("all", "direct"): 1, ("all", "all"): 3}
+    assert {(r.period, r.channel): r.visitors for r in night.itertuples() if r.period == "p2"} == {
+        ("p2", "direct"): 1, ("p2", "all"): 1}
     failed = only_failure(reconcile(warehouse, "marts.funnel"), "expect_column_pair_values_to_be_equal",
                           "unique_visitors")
     assert "staged_unique_visitors=3, marts_unique_visitors=2" in failed.examples[0]

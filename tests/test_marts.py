@@ -14,7 +14,7 @@ from assets.marts.funnel import cost_per_outcome, funnel, kpi_scorecard, stage_v
 from assets.marts.hires import hires_over_time, hires_vs_target, time_to_hire
 from assets.marts.hiring import international_hires
 from assets.marts.inputs import MartInputs
-from assets.marts.rollup import by_scope, scopes_sql
+from assets.marts.rollup import by_scope
 from assets.staging.warehouse import ensure_schema, load_reference
 from assets.vocabulary import ALL, CHANNELS
 
@@ -423,9 +423,7 @@ def test_every_mart_is_declared_in_marts_sql():
 # --- roll-ups ------------------------------------------------------------------------------------
 
 
-def test_the_sql_roll_up_has_the_scopes_and_values_of_the_polars_one():
-    import duckdb
-
+def test_the_roll_up_computes_every_scope_from_its_rows():
     rows = pl.DataFrame(
         [("c1", "p1", "linkedin", "A"), ("c1", "p1", "meta", "A"), ("c1", "p2", "meta", "B"),
          ("c1", None, "meta", "C"), ("c1", None, "direct", "A"), ("c2", "p1", "direct", "D")],
@@ -433,10 +431,7 @@ def test_the_sql_roll_up_has_the_scopes_and_values_of_the_polars_one():
         orient="row",
     )
     polars = by_scope(rows, pl.col("user").n_unique()).with_columns(pl.col("value").cast(pl.Int64))
-    con = duckdb.connect()
-    con.register("rows_frame", rows.to_arrow())
-    sql = con.sql(scopes_sql("rows_frame", "count(DISTINCT user)")).pl()
-    assert sorted(sql.rows()) == sorted(polars.rows())
+    assert len(polars.rows()) == len({(c, p, ch) for c, p, ch, _ in polars.rows()})  # one row per scope
     scopes = {(c, p, ch) for c, p, ch, _ in polars.rows()}
     assert {("c1", ALL, "direct"), ("c1", "p1", ALL), ("c1", ALL, ALL), ("c2", "p1", "direct")} <= scopes
     assert ("c1", None, "meta") not in scopes  # outside every period: only in the 'all' period

@@ -26,6 +26,26 @@ PLAIN_SCOPES = f"""
     UNION ALL SELECT campaign_id, '{ALL}', '{ALL}', count(DISTINCT user_pseudo_id) FROM staging.sessions
     WHERE campaign_id IS NOT NULL GROUP BY ALL
 """
+# Every session in each of its scopes, with its export's place in the load order (loaded_at, file_hash).
+_SCOPED = f"""
+    WITH s AS (SELECT s.campaign_id, s.period, s.channel, s.user_pseudo_id, s.file_hash, l.loaded_at
+               FROM staging.sessions s JOIN ingest.file_ledger l USING (file_hash)
+               WHERE s.campaign_id IS NOT NULL AND l.status = 'loaded')
+    SELECT campaign_id, period, channel, user_pseudo_id, file_hash, loaded_at FROM s WHERE period IS NOT NULL
+    UNION ALL SELECT campaign_id, period, '{ALL}', user_pseudo_id, file_hash, loaded_at FROM s WHERE period IS NOT NULL
+    UNION ALL SELECT campaign_id, '{ALL}', channel, user_pseudo_id, file_hash, loaded_at FROM s
+    UNION ALL SELECT campaign_id, '{ALL}', '{ALL}', user_pseudo_id, file_hash, loaded_at FROM s
+"""
+# Each visitor of a scope credited to the first export holding it there; each export's sessions there.
+PLAIN_CREDITS = f"""
+    WITH scoped AS ({_SCOPED}),
+    firsts AS (SELECT campaign_id, period, channel, user_pseudo_id,
+                      arg_min(file_hash, (loaded_at, file_hash)) AS file_hash FROM scoped GROUP BY ALL),
+    visitors AS (SELECT campaign_id, period, channel, file_hash, count(*) AS visitors FROM firsts GROUP BY ALL),
+    sessions AS (SELECT campaign_id, period, channel, file_hash, count(*) AS sessions FROM scoped GROUP BY ALL)
+    SELECT campaign_id, period, channel, file_hash, coalesce(visitors, 0) AS visitors, sessions
+    FROM sessions LEFT JOIN visitors USING (campaign_id, period, channel, file_hash)
+"""
 PLAIN_WEEKS = """
     SELECT campaign_id, date_trunc('week', event_date)::DATE AS week_start,
            count(DISTINCT user_pseudo_id) AS unique_visitors
@@ -64,6 +84,10 @@ def assert_exact(con) -> None:
     per_visitor = con.execute("SELECT count(*) - count(DISTINCT (campaign_id, user_pseudo_id)) "
                               "FROM staging.visitor_scopes").fetchall()[0][0]
     assert per_visitor == 0  # one row per campaign x visitor, however many nights added to it
+    credits = con.sql("SELECT campaign_id, period, channel, file_hash, visitors, sessions "
+                      "FROM staging.visitor_scope_credits").pl()
+    plain_credits = con.sql(PLAIN_CREDITS).pl().with_columns(pl.col("visitors", "sessions").cast(pl.Int64))
+    assert credits.sort(pl.all()).equals(plain_credits.sort(pl.all()))
 
 
 @pytest.fixture
@@ -91,6 +115,14 @@ def test_nights_add_new_sessions_alone_and_stay_exact(con, rng):
     assert visitor_scopes.refresh(con).mode == "updated"  # 14 periods x 6 channels: past 64 pairs
     assert "p1" in [r[0] for r in con.execute("DESCRIBE staging.visitor_scopes").fetchall()]
     assert_exact(con)
+    # Two exports in one night: each credited in load order, the later one only with what the earlier lacks.
+    deliver(con, "e.csv", rng, 900, ["p1", "p3"], date(2021, 9, 20), 10, 1400, t0 + timedelta(days=3))
+    deliver(con, "f.csv", rng, 900, ["p1", "p3"], date(2021, 9, 20), 10, 1400, t0 + timedelta(days=3, hours=1))
+    assert visitor_scopes.refresh(con).files_added == 2
+    assert_exact(con)
+    nightly = con.sql("SELECT * FROM staging.visitor_scope_credits").pl()
+    assert visitor_scopes.refresh(con, full=True).mode == "rebuilt"
+    assert con.sql("SELECT * FROM staging.visitor_scope_credits").pl().sort(pl.all()).equals(nightly.sort(pl.all()))
 
 
 def test_a_superseded_or_withdrawn_export_rebuilds_the_table(con, rng):

@@ -25,11 +25,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.marts import visitor_scopes
 from assets.marts.hiring import campaign_applications, classify_hires, dedupe_applications
-from assets.marts.inputs import FILE_ORDER, MartInputs
+from assets.marts.inputs import MartInputs
 from assets.marts.organisations import organisation_members
 from assets.marts.reach import dedupe_reach
-from assets.marts.rollup import by_scope, scopes_sql
+from assets.marts.rollup import by_scope
 from assets.marts.tables import columns
 from assets.vocabulary import ALL
 
@@ -146,32 +147,14 @@ def _hire_part(classified: pl.DataFrame) -> pl.DataFrame:
 def _visitor_part(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Each visitor of a scope is credited to the first visitor export (load order) with a session of it there.
 
-    Counted in DuckDB, where the sessions are: one pass keeps each (campaign, period, channel,
-    visitor)'s first export, then the first over each scope's pairs (``rollup.scopes_sql``, the
-    scopes of ``by_scope``). At 1M sessions this took about 1.7 s on a busy 2-core machine
-    with the scopes written out as UNION ALL (GROUPING SETS took 2.6 s).
+    Read from staging.visitor_scope_credits (assets/marts/visitor_scopes.py), which the per-visitor
+    masks keep as exports arrive: a night adds what its exports brought, without reading the older
+    sessions again. rows_counted is the export's sessions in the scope.
     """
-    files = (f"SELECT file_hash, regexp_extract(path, '[^/]+$') AS source_file, "
-             f"row_number() OVER (ORDER BY {FILE_ORDER}) AS file_seq "
-             f"FROM ingest.file_ledger l WHERE source = 'visitors' AND status = 'loaded'")
-    value = con.sql(f"""
-        WITH files AS ({files}),
-        firsts AS MATERIALIZED (
-            SELECT s.campaign_id, s.period, s.channel, s.user_pseudo_id, min(f.file_seq) AS file_seq
-            FROM staging.sessions s JOIN files f USING (file_hash)
-            WHERE s.campaign_id IS NOT NULL GROUP BY ALL
-        ),
-        scoped AS ({scopes_sql("firsts", "min(file_seq)", within=("user_pseudo_id",))})
-        SELECT campaign_id, period, channel, f.source_file, f.file_hash, count(*) AS value
-        FROM scoped JOIN files f ON f.file_seq = scoped.value
-        GROUP BY ALL
-    """).pl()
-    sessions = con.sql(f"""
-        WITH files AS ({files})
-        SELECT s.campaign_id, s.period, s.channel, f.source_file, f.file_hash, count(*) AS sessions
-        FROM staging.sessions s JOIN files f USING (file_hash) WHERE s.campaign_id IS NOT NULL GROUP BY ALL
-    """).pl()
-    return _joined(value, by_scope(sessions, pl.col("sessions").sum(), within=EXPORT), "unique_visitors")
+    credited = visitor_scopes.credits(con)
+    value = credited.select("campaign_id", "period", "channel", *EXPORT, value="visitors")
+    rows = credited.select("campaign_id", "period", "channel", *EXPORT, value="sessions")
+    return _joined(value.filter(pl.col("value") > 0), rows, "unique_visitors")
 
 
 def _organisation_part(con: duckdb.DuckDBPyConnection, inputs: MartInputs) -> pl.DataFrame:

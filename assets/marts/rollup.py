@@ -6,9 +6,8 @@ distinct count stays exact. Per-period scopes leave out rows outside every perio
 count in the 'all' period only). The second dimension is the channel unless told
 (``time_to_hire`` and ``hires_vs_target`` roll up over organisations the same way).
 
-``by_scope`` is the Polars form, ``scopes_sql`` the DuckDB form of the same grains (for
-rows that stay in DuckDB: the visitors' first exports in assets/marts/provenance.py);
-assets/marts/visitor_scopes.py groups its (period, channel) bits with ``by_scope``.
+``by_scope`` computes them; assets/marts/visitor_scopes.py groups its (period, channel) bits
+with it, for the counts and for each export's credits (what provenance publishes).
 The reconciliation in assets/quality recounts the scopes apart from this, on purpose.
 """
 
@@ -41,24 +40,6 @@ def by_scope(frame: pl.DataFrame, agg: pl.Expr | list[pl.Expr], column: str = "c
         ]
         parts.append(f.group_by(keys).agg(agg.alias("value") if isinstance(agg, pl.Expr) else agg))
     return pl.concat(parts, how="vertical_relaxed")
-
-
-def scopes_sql(relation: str, value: str, within: tuple[str, ...] = (), column: str = "channel") -> str:
-    """``by_scope`` in DuckDB SQL: ``value`` (an aggregate) over ``relation`` at every scope, UNION ALL.
-
-    Columns: campaign_id, period, ``column``, the ``within`` columns, value.
-    """
-    parts = []
-    for per_period, per_column in GRAINS:
-        group = ["campaign_id", *(["period"] if per_period else []), *([column] if per_column else []), *within]
-        period = "period" if per_period else f"'{ALL}'"
-        second = column if per_column else f"'{ALL}'"
-        parts.append(
-            f"SELECT campaign_id, {period} AS period, {second} AS {column}, "
-            f"{''.join(f'{c}, ' for c in within)}{value} AS value FROM {relation}"
-            f"{' WHERE period IS NOT NULL' if per_period else ''} GROUP BY {', '.join(group)}"
-        )
-    return "\nUNION ALL\n".join(parts)
 
 
 def scope_periods(campaigns: pl.DataFrame, periods: pl.DataFrame) -> pl.DataFrame:

@@ -6,10 +6,17 @@ the campaign's (period, channel) pairs (columns ``p0``, ``p1``, ...) and which o
 pair or week is ``staging.visitor_scope_bits``; bits are only ever added, so a mask stays
 valid when later sessions bring new pairs or weeks. ``staging.visitor_scope_files`` lists
 the exports whose sessions the masks hold, as the ledger had them then: (file_hash,
-loaded_at, rows_loaded).
+loaded_at, rows_loaded). ``staging.visitor_scope_credits`` holds what each export added:
+one row per scope x export with sessions there, its sessions and the visitors it was the
+first export (load order) to hold in that scope (the provenance of the published counts,
+assets/marts/provenance.py).
 
 A night adds the masks of the newly staged sessions alone and ORs them into the rows of
-the visitors they belong to. The table is rebuilt from every staged session when an export
+the visitors they belong to. The masks are made per visitor and export first: an export's
+credit in a scope is the visitors whose mask in it meets the scope while the OR of their
+masks in the exports before it (the stored mask, on a night) does not. Credits of
+earlier exports never change when later ones arrive, so a night appends the new exports'
+credits. The table is rebuilt from every staged session when an export
 it holds has left staging (superseded, withdrawn, or re-staged after a reference change:
 a new ledger entry) or lost rows (a staged check quarantined some: its ledger rows_loaded
 went down), or when asked (``talent-pipeline run --full``).
@@ -61,10 +68,19 @@ class Tables:
     scopes: str
     bits: str
     files: str
+    credits: str
     temporary: bool = False
 
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.scopes, self.bits, self.files, self.credits
 
-STAGING = Tables("staging.visitor_scopes", "staging.visitor_scope_bits", "staging.visitor_scope_files")
+
+STAGING = Tables("staging.visitor_scopes", "staging.visitor_scope_bits", "staging.visitor_scope_files",
+                 "staging.visitor_scope_credits")
+# Load order of the visitor exports (assets/marts/inputs.py FILE_ORDER): what "first export" means.
+_FILE_SEQ = ("SELECT file_hash, row_number() OVER (ORDER BY loaded_at, file_hash) AS file_seq "
+             "FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded'")
 
 
 def ensure(con, t: Tables = STAGING) -> None:
@@ -73,6 +89,9 @@ def ensure(con, t: Tables = STAGING) -> None:
     con.execute(f"{create} {t.bits} (campaign_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
                 "period VARCHAR, channel VARCHAR, week_start DATE, bit INTEGER NOT NULL)")
     con.execute(f"{create} {t.files} (file_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, rows_loaded BIGINT)")
+    con.execute(f"{create} {t.credits} (campaign_id VARCHAR NOT NULL, period VARCHAR NOT NULL, "
+                "channel VARCHAR NOT NULL, file_hash VARCHAR NOT NULL, visitors BIGINT NOT NULL, "
+                "sessions BIGINT NOT NULL)")
 
 
 @dataclass(frozen=True)
@@ -83,30 +102,84 @@ class Refresh:
 
 
 def refresh(con, full: bool = False) -> Refresh:
-    """Brings staging.visitor_scopes up to the staged sessions, in one transaction."""
+    """Brings staging.visitor_scopes (and the exports' credits) up to the staged sessions, in one transaction."""
     ensure(con)
     loaded = set(con.execute(
         "SELECT file_hash, loaded_at, rows_loaded FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded'"
     ).fetchall())
     covered = set(con.execute(f"SELECT file_hash, loaded_at, rows_loaded FROM {STAGING.files}").fetchall())
-    # Empty (first night, or after a reset): built like a rebuild, without merging.
-    rebuild = full or not covered or bool(covered - loaded)
-    new = loaded if rebuild else loaded - covered
+    # Empty (first night, or after a reset): built like a rebuild, without merging. New exports must
+    # come after the covered ones in load order, or the covered ones' credits would change: rebuild.
+    new = loaded - covered
+    rebuild = full or not covered or bool(covered - loaded) or (
+        bool(new) and min((at, h) for h, at, _ in new) < max((at, h) for h, at, _ in covered))
+    new = loaded if rebuild else new
     if not new and not rebuild:
         return Refresh("unchanged", 0, _visitors(con))
     with transaction(con):
         if rebuild:
-            for table in (STAGING.scopes, STAGING.bits, STAGING.files):
+            for table in STAGING.all:
                 con.execute(f"DELETE FROM {table}")
         hashes = sorted(h for h, _, _ in new)
         if hashes:
-            con.execute("CREATE OR REPLACE TEMP TABLE _vs_new_files AS SELECT unnest(?::VARCHAR[]) AS file_hash",
-                        [hashes])
-            add(con, "SELECT * FROM staging.sessions WHERE file_hash IN (SELECT file_hash FROM _vs_new_files)",
-                STAGING, merge=not rebuild)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_new_files AS SELECT * FROM ({_FILE_SEQ}) "
+                        "WHERE file_hash IN (SELECT unnest(?::VARCHAR[]))", [hashes])
+            new_sessions = ("SELECT s.*, f.file_seq FROM staging.sessions s JOIN _vs_new_files f USING (file_hash)")
+            firsts = add(con, new_sessions, STAGING, merge=not rebuild)
+            _credit(con, new_sessions, firsts)
             con.executemany(f"INSERT INTO {STAGING.files} VALUES (?, ?, ?)", sorted(new))
             con.execute("DROP TABLE _vs_new_files")
     return Refresh("rebuilt" if rebuild else "updated", len(new), _visitors(con))
+
+
+def _credit(con, sessions_sql: str, firsts: pl.DataFrame) -> None:
+    """Appends the credits of the exports in ``sessions_sql`` (their ``file_seq``) to staging.visitor_scope_credits.
+
+    ``firsts`` is ``add``'s: per export, the visitors' masks there and before it, counted together.
+    """
+    bits = con.sql(f"SELECT campaign_id, period, channel, bit FROM {STAGING.bits} WHERE kind = 'pair'").pl()
+    members = by_scope(bits, pl.col("bit")).sort("campaign_id", "period", "channel")
+    credited = []
+    for (campaign_id,), rows in firsts.group_by("campaign_id"):
+        for _, period, channel, scope_bits in members.filter(pl.col("campaign_id") == campaign_id).rows():
+            now, before = _meets(scope_bits, "p"), _meets(scope_bits, "q")
+            hit = rows.filter(now & ~before).group_by("file_seq").agg(pl.col("visitors").sum())
+            credited += [(campaign_id, period, channel, seq, int(n)) for seq, n in hit.rows()]
+    visitors = pl.DataFrame(credited, schema={"campaign_id": pl.String, "period": pl.String, "channel": pl.String,
+                                              "file_seq": pl.Int64, "visitors": pl.Int64}, orient="row")
+    sessions = by_scope(con.sql(
+        f"SELECT campaign_id, period, channel, file_seq, count(*) AS sessions FROM ({sessions_sql}) "
+        "WHERE campaign_id IS NOT NULL GROUP BY ALL").pl(), pl.col("sessions").sum(), within=("file_seq",))
+    rows = (sessions.rename({"value": "sessions"})
+            .join(visitors, on=["campaign_id", "period", "channel", "file_seq"], how="left")
+            .with_columns(pl.col("visitors").fill_null(0), pl.col("sessions").cast(pl.Int64)))
+    con.register("_vs_credits", rows.to_arrow())
+    try:
+        con.execute(f"INSERT INTO {STAGING.credits} BY NAME SELECT c.campaign_id, c.period, c.channel, f.file_hash, "
+                    "c.visitors, c.sessions FROM _vs_credits c JOIN _vs_new_files f USING (file_seq)")
+    finally:
+        con.unregister("_vs_credits")
+
+
+def _meets(scope_bits, prefix: str) -> pl.Expr:
+    """Rows whose mask words (``prefix`` + word number) have one of ``scope_bits`` set; a NULL word has none."""
+    wanted: dict[int, int] = {}
+    for bit in scope_bits:
+        wanted[int(bit) // WORD] = wanted.get(int(bit) // WORD, 0) | (1 << (int(bit) % WORD))
+    return pl.any_horizontal([(pl.col(f"{prefix}{word}").fill_null(0) & pl.lit(mask, dtype=pl.UInt64)) != 0
+                              for word, mask in wanted.items()])
+
+
+def credits(con) -> pl.DataFrame:
+    """campaign_id, period, channel, source_file, file_hash, visitors, sessions: what each export added to a scope."""
+    ensure(con)
+    return con.sql(f"""
+        SELECT c.campaign_id, c.period, c.channel, regexp_extract(l.path, '[^/]+$') AS source_file, c.file_hash,
+               c.visitors, c.sessions
+        FROM {STAGING.credits} c
+        JOIN (SELECT DISTINCT file_hash, path FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded')
+             l USING (file_hash)
+    """).pl()
 
 
 def _visitors(con) -> int:
@@ -118,10 +191,13 @@ def _words(con, t: Tables, prefix: str) -> list[str]:
     return sorted((c for c in columns if c[0] == prefix and c[1:].isdigit()), key=lambda c: int(c[1:]))
 
 
-def add(con, sessions_sql: str, t: Tables, merge: bool) -> None:
+def add(con, sessions_sql: str, t: Tables, merge: bool) -> pl.DataFrame:
     """ORs the masks of the sessions ``sessions_sql`` selects into ``t`` (new pairs and weeks get new bits).
 
-    With ``merge`` false the table must hold none of these visitors (a rebuild): rows are inserted as made.
+    The sessions carry ``file_seq``, their export's place in the load order (> 0). With ``merge``
+    false the table must hold none of these visitors (a rebuild): rows are inserted as made.
+    Returns, per campaign and export, the visitors' pair masks there (``p0``...) and the OR of their
+    masks in the exports before it (``q0``...), rows with equal masks counted together (``visitors``).
     """
     seen = con.execute(
         f"SELECT DISTINCT campaign_id, period, channel, date_trunc('week', event_date)::DATE "
@@ -152,7 +228,7 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> None:
                 con.execute(f"ALTER TABLE {t.scopes} ADD COLUMN {prefix}{word} UBIGINT DEFAULT 0")
     pair_words, week_words = _words(con, t, "p"), _words(con, t, "w")
     if not seen:
-        return
+        return pl.DataFrame(schema={"campaign_id": pl.String, "file_seq": pl.Int64, "visitors": pl.Int64})
 
     def bit_or(alias: str, word: str) -> str:
         n = int(word[1:])
@@ -160,38 +236,44 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> None:
                 f"THEN 1::UBIGINT << ({alias}.bit % {WORD})::UBIGINT ELSE 0::UBIGINT END) AS {word}")
 
     masks = ", ".join([bit_or("k", w) for w in pair_words] + [bit_or("wk", w) for w in week_words])
-    per_visitor = f"""
-        SELECT s.campaign_id, s.user_pseudo_id, {masks}
+    # Masks per visitor and export first (file_seq: load order): what each export added is read from them.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _vs_per_file AS
+        SELECT s.campaign_id, s.user_pseudo_id, s.file_seq, {masks}
         FROM ({sessions_sql}) s
         JOIN {t.bits} k ON k.kind = 'pair' AND k.campaign_id = s.campaign_id
                        AND k.period IS NOT DISTINCT FROM s.period AND k.channel = s.channel
         JOIN {t.bits} wk ON wk.kind = 'week' AND wk.campaign_id = s.campaign_id
                         AND wk.week_start = date_trunc('week', s.event_date)::DATE
         WHERE s.campaign_id IS NOT NULL
-        GROUP BY s.campaign_id, s.user_pseudo_id
-    """
-    if not merge:  # straight into the table: millions of visitors are not copied twice
-        con.execute(f"INSERT INTO {t.scopes} BY NAME {per_visitor}")
-        return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_add AS {per_visitor}")
+        GROUP BY s.campaign_id, s.user_pseudo_id, s.file_seq
+    """)
     words = pair_words + week_words
     try:
-        # Visitors seen before: their old masks and the new ones, OR-ed into one row each.
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _vs_merged AS
-            SELECT campaign_id, user_pseudo_id, {', '.join(f'bit_or({w}) AS {w}' for w in words)}
-            FROM (SELECT campaign_id, user_pseudo_id, {', '.join(words)} FROM _vs_add
-                  UNION ALL
-                  SELECT v.campaign_id, v.user_pseudo_id, {', '.join(f'v.{w}' for w in words)}
-                  FROM {t.scopes} v SEMI JOIN _vs_add a USING (campaign_id, user_pseudo_id))
-            GROUP BY campaign_id, user_pseudo_id
-        """)
-        con.execute(f"DELETE FROM {t.scopes} v USING _vs_add a "
-                    "WHERE v.campaign_id = a.campaign_id AND v.user_pseudo_id = a.user_pseudo_id")
-        con.execute(f"INSERT INTO {t.scopes} BY NAME SELECT * FROM _vs_merged")
-        con.execute("DROP TABLE _vs_merged")
+        if merge:
+            # Visitors seen before: their masks so far, as export 0, before every new one.
+            con.execute(f"INSERT INTO _vs_per_file BY NAME SELECT v.campaign_id, v.user_pseudo_id, 0 AS file_seq, "
+                        f"{', '.join(f'v.{w}' for w in words)} FROM {t.scopes} v "
+                        "SEMI JOIN _vs_per_file n USING (campaign_id, user_pseudo_id)")
+        before = ", ".join(f"coalesce(bit_or({w}) OVER earlier, 0::UBIGINT) AS q{w[1:]}" for w in pair_words)
+        firsts = con.sql(f"""
+            SELECT campaign_id, file_seq, {', '.join(pair_words)}, {', '.join(f'q{w[1:]}' for w in pair_words)},
+                   count(*) AS visitors
+            FROM (SELECT campaign_id, file_seq, {', '.join(pair_words)}, {before} FROM _vs_per_file
+                  WINDOW earlier AS (PARTITION BY campaign_id, user_pseudo_id ORDER BY file_seq
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
+            WHERE file_seq > 0 GROUP BY ALL
+        """).pl()
+        merged = (f"SELECT campaign_id, user_pseudo_id, {', '.join(f'bit_or({w}) AS {w}' for w in words)} "
+                  "FROM _vs_per_file GROUP BY campaign_id, user_pseudo_id")
+        if merge:
+            con.execute(f"DELETE FROM {t.scopes} v USING (SELECT DISTINCT campaign_id, user_pseudo_id "
+                        "FROM _vs_per_file WHERE file_seq = 0) a "
+                        "WHERE v.campaign_id = a.campaign_id AND v.user_pseudo_id = a.user_pseudo_id")
+        con.execute(f"INSERT INTO {t.scopes} BY NAME {merged}")
     finally:
-        con.execute("DROP TABLE IF EXISTS _vs_add")
+        con.execute("DROP TABLE IF EXISTS _vs_per_file")
+    return firsts
 
 
 def counts(con, t: Tables = STAGING) -> VisitorCounts:
@@ -231,15 +313,15 @@ def counts(con, t: Tables = STAGING) -> VisitorCounts:
 
 def count_once(con, sessions: str) -> VisitorCounts:
     """VisitorCounts of the attributed sessions in table ``sessions``, through masks in temporary tables."""
-    t = Tables("_vs_once_scopes", "_vs_once_bits", "_vs_once_files", temporary=True)
-    for table in (t.scopes, t.bits, t.files):
+    t = Tables("_vs_once_scopes", "_vs_once_bits", "_vs_once_files", "_vs_once_credits", temporary=True)
+    for table in t.all:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     ensure(con, t)
     try:
-        add(con, f"SELECT * FROM {sessions}", t, merge=False)
+        add(con, f"SELECT *, 1 AS file_seq FROM {sessions}", t, merge=False)
         return counts(con, t)
     finally:
-        for table in (t.scopes, t.bits, t.files):
+        for table in t.all:
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

@@ -8,13 +8,17 @@ session of an attributed visitor. Nothing here shares code with
 assets/marts/ (build, reach, hiring) or the visitor masks of assets/marts/visitor_scopes.py,
 which these recounts check.
 
-The visitor recount is the one that reads every session. A night recounts the
-campaigns whose staged sessions changed since the last visitor reconciliation
-that passed (a visitor export added, superseded, withdrawn, re-staged or losing
-rows to the quarantine: its ledger entry changes) and carries the other
-campaigns' verified counts forward, so every campaign's count is still of all
-its staged sessions. Everything is recounted on ``full`` (``talent-pipeline run
---full``), when the reference data changed, and at least every FULL_EVERY.
+The visitor recount is the one that would read every session. It is kept from
+one passing reconciliation to the next: a campaign whose counted exports are
+all still staged as they were and that only gained exports adds, per scope,
+the visitors with a session there in the new exports and none in the counted
+ones (``count(*)`` of such visitors, over the new sessions and the older
+sessions of the same visitors only); a campaign whose counted exports changed
+(superseded, withdrawn, re-staged or losing rows to the quarantine: its ledger
+entry changes) is recounted from all its sessions; the others carry their
+verified counts. So every campaign's count is still of all its staged sessions.
+Everything is recounted on ``full`` (``talent-pipeline run --full``), when the
+reference data changed, and at least every FULL_EVERY.
 """
 
 from __future__ import annotations
@@ -57,23 +61,26 @@ FULL_EVERY = timedelta(days=7)
 _INPUT_KEY = ["file_hash", "loaded_at", "rows_loaded"]
 
 
-def scopes_sql(source: str, aggregates: str, by: str = "channel", outside: bool = False) -> str:
+def scopes_sql(source: str, aggregates: str, by: str = "channel", outside: bool = False,
+               within: tuple[str, ...] = ()) -> str:
     """``aggregates`` of ``source`` per campaign at every scope (period | 'all') x (``by`` | 'all').
 
     One GROUPING SETS pass. A row outside every period (period null) counts in its campaign's
     'all' period only; with ``outside``, the campaign's rows outside every period are one more
-    scope of their own: period null, ``by`` = 'all'.
+    scope of their own: period null, ``by`` = 'all'. ``within``: columns grouped inside every scope.
     """
     keep = "p_all = 1 OR period IS NOT NULL" + (" OR b_all = 1" if outside else "")
+    inner = "".join(f", {c}" for c in within)
+    sets = ", ".join(f"({keys}{inner})" for keys in (f"campaign_id, period, {by}", "campaign_id, period",
+                                                      f"campaign_id, {by}", "campaign_id"))
     return f"""
         SELECT * EXCLUDE (p_all, b_all) FROM (
             SELECT campaign_id,
                    CASE WHEN grouping(period) = 1 THEN '{ALL}' ELSE period END AS period,
-                   CASE WHEN grouping({by}) = 1 THEN '{ALL}' ELSE {by} END AS {by},
+                   CASE WHEN grouping({by}) = 1 THEN '{ALL}' ELSE {by} END AS {by}{inner},
                    {aggregates}, grouping(period) AS p_all, grouping({by}) AS b_all
             FROM ({source})
-            GROUP BY GROUPING SETS ((campaign_id, period, {by}), (campaign_id, period), (campaign_id, {by}),
-                                    (campaign_id))
+            GROUP BY GROUPING SETS ({sets})
         ) WHERE {keep}
     """
 
@@ -89,6 +96,27 @@ def _count_visitors(con, campaigns: list[str] | None) -> pd.DataFrame:
             {scopes_sql(source, "count(DISTINCT user_pseudo_id) AS visitors", outside=True)}
         ) ORDER BY ALL
     """)
+
+
+def _new_visitors(con, added: dict[str, list[str]]) -> pd.DataFrame:
+    """Per scope of each campaign: its visitors with a session there in the campaign's ``added`` exports and
+    none in its other exports. Reads the added exports' sessions and the other sessions of their visitors."""
+    con.register("_recount_added", pd.DataFrame([(c, h) for c, hashes in sorted(added.items()) for h in hashes],
+                                                columns=["campaign_id", "file_hash"]))
+    try:
+        return to_pandas(con, f"""
+            WITH fresh AS (SELECT DISTINCT campaign_id, user_pseudo_id FROM staging.sessions
+                           SEMI JOIN _recount_added USING (campaign_id, file_hash)),
+            seen AS (SELECT s.campaign_id, s.period, s.channel, s.user_pseudo_id, a.file_hash IS NULL AS earlier
+                     FROM staging.sessions s SEMI JOIN fresh USING (campaign_id, user_pseudo_id)
+                     LEFT JOIN _recount_added a USING (campaign_id, file_hash)),
+            per_visitor AS ({scopes_sql("SELECT * FROM seen", "bool_or(earlier) AS earlier", outside=True,
+                                        within=("user_pseudo_id",))})
+            SELECT campaign_id, period, channel, count(*) AS visitors FROM per_visitor WHERE NOT earlier
+            GROUP BY ALL ORDER BY ALL
+        """)
+    finally:
+        con.unregister("_recount_added")
 
 
 def _exists(con, table: str) -> bool:
@@ -115,7 +143,8 @@ def staged_visitor_scopes(con, full: bool = False) -> pd.DataFrame:
     campaign_id, period, channel, visitors: one row per (period | 'all') x (channel | 'all')
     scope with visitors, and period = NULL, channel = 'all' for the campaign's visitors seen
     outside every period. Campaigns whose sessions are unchanged since the last passing
-    reconciliation (``remember``) carry its counts; ``attrs`` says which were recounted.
+    reconciliation (``remember``) carry its counts, campaigns that only gained exports add their new
+    visitors to them; ``attrs`` says which were recounted and which added to.
     """
     inputs = to_pandas(con, """
         SELECT s.campaign_id, s.file_hash, l.loaded_at, l.rows_loaded
@@ -135,19 +164,28 @@ def staged_visitor_scopes(con, full: bool = False) -> pd.DataFrame:
         same_reference = (None if pd.isna(counted_with) else counted_with) == reference
         if len(before) and fresh_enough and same_reference:
             stored = (_by_campaign(before), to_pandas(con, f"SELECT * FROM {COUNTS_TABLE}"), last_full)
+    added: dict[str, list[str]] = {}
     if stored is None:
         counts, recounted, last_full = _count_visitors(con, None), tuple(sorted(now)), _utcnow()
     else:
         previous, carried, last_full = stored
-        recounted = tuple(sorted(c for c in now if now[c] != previous.get(c)))
+        changed = [c for c in now if now[c] != previous.get(c)]
+        # Counted exports all still there as counted, and new ones beside them: count what they add.
+        added = {c: sorted({h for h, _, _ in now[c] - previous[c]}) for c in changed
+                 if c in previous and previous[c] < now[c]}
+        recounted = tuple(sorted(c for c in changed if c not in added))
         kept = carried[carried["campaign_id"].isin(set(now) - set(recounted))]
         parts = [kept[["campaign_id", "period", "channel", "visitors"]]]
         if recounted:
             parts.append(_count_visitors(con, list(recounted)))
-        counts = pd.concat(parts, ignore_index=True).astype({"visitors": "int64"})
+        if added:
+            parts.append(_new_visitors(con, added))
+        # Scopes are summed with their new visitors (GROUP BY keeps the period-null scope as one key).
+        counts = (pd.concat(parts, ignore_index=True).astype({"visitors": "int64"})
+                  .groupby(["campaign_id", "period", "channel"], dropna=False, as_index=False)["visitors"].sum())
         counts = counts.sort_values(["campaign_id", "period", "channel"], na_position="last", ignore_index=True)
-    counts.attrs = {"inputs": inputs, "recounted": recounted, "full": stored is None, "full_at": last_full,
-                    "reference_version": reference}
+    counts.attrs = {"inputs": inputs, "recounted": recounted, "added": tuple(sorted(added)), "full": stored is None,
+                    "full_at": last_full, "reference_version": reference}
     return counts
 
 
