@@ -195,15 +195,38 @@ def copy_publication(publication: Publication, target: Path) -> Publication:
 def sample_run(tmp_path_factory):
     """Generates the bundled sample, runs the nightly job on it twice, and keeps the outputs: one per session.
 
-    The second run reads nothing new (tests compare its publication with the first's).
+    The second run reads nothing new (tests compare its publication with the first's). Like
+    fixture_publication, the first pytest-xdist worker to need it makes it under an flock and the
+    others read what it left: the runs' outcomes in run.json, the first run's outputs in first_run/.
     """
+    import types
+
+    shared = shared_folder(tmp_path_factory)
+    root = shared / "sample_run"
+    with open(shared / "sample_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = root / "run.json"
+        if not made.exists():
+            root.mkdir()
+            made.write_text(json.dumps(_run_sample_twice(root)))
+        done = json.loads(made.read_text())
+    published = root / "warehouse" / "published.duckdb"
+    return {"root": root, "raw": root / "raw", "first": types.SimpleNamespace(success=done["first_success"]),
+            "second": types.SimpleNamespace(success=done["second_success"],
+                                            files_parsed=done["second_files_parsed"]),
+            "first_numbers": query(root / "first_run" / "warehouse" / "published.duckdb",
+                                   "SELECT * FROM kpi_scorecard ORDER BY ALL"),
+            "published": published, "warehouse": root / "warehouse" / "warehouse.duckdb"}
+
+
+def _run_sample_twice(root: Path) -> dict:
+    """sample_run's two runs, in this process on an in-memory Dagster instance; what the tests read of them."""
     import dagster as dg
 
     from pipelines.definitions import defs
     from pipelines.jobs import NIGHTLY_JOB
     from samplegen import generate_sample
 
-    root = tmp_path_factory.mktemp("e2e")
     raw = root / "raw"
     generate_sample(raw)
     patch = pytest.MonkeyPatch()
@@ -215,13 +238,13 @@ def sample_run(tmp_path_factory):
         with dg.DagsterInstance.ephemeral() as instance:
             job = defs().resolve_job_def(NIGHTLY_JOB)
             first = job.execute_in_process(instance=instance, raise_on_error=False)
-            published = root / "warehouse" / "published.duckdb"
-            first_numbers = query(published, "SELECT * FROM kpi_scorecard ORDER BY ALL")
             # What the first run left, for tests that read one run's outputs (sample_published).
             for folder in ("warehouse", "reports"):
                 shutil.copytree(root / folder, root / "first_run" / folder)
             second = job.execute_in_process(instance=instance, raise_on_error=False)
     finally:
-        patch.undo()  # a session fixture: the environment must not stay pointed at it for later tests
-    return {"root": root, "raw": raw, "first": first, "second": second, "first_numbers": first_numbers,
-            "published": published, "warehouse": root / "warehouse" / "warehouse.duckdb"}
+        patch.undo()  # the environment must not stay pointed at it for later tests
+    parsed = [e.event_specific_data.materialization.metadata["files_parsed"].value for e in second.all_events
+              if e.event_type_value == "ASSET_MATERIALIZATION"
+              and e.asset_key.to_user_string() in ("staged_reach", "staged_sessions", "staged_applications")]
+    return {"first_success": first.success, "second_success": second.success, "second_files_parsed": parsed}

@@ -255,24 +255,33 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> pl.DataFrame:
             con.execute(f"INSERT INTO _vs_per_file BY NAME SELECT v.campaign_id, v.user_pseudo_id, 0 AS file_seq, "
                         f"{', '.join(f'v.{w}' for w in words)} FROM {t.scopes} v "
                         "SEMI JOIN _vs_per_file n USING (campaign_id, user_pseudo_id)")
+        # One sort of the visitors' rows serves both: the OR of their masks in the exports before each
+        # one (q0, ...) and in all of them (the merged row, kept on each visitor's last export).
         before = ", ".join(f"coalesce(bit_or({w}) OVER earlier, 0::UBIGINT) AS q{w[1:]}" for w in pair_words)
+        merged = ", ".join(f"bit_or({w}) OVER visitor AS all_{w}" for w in words)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _vs_ordered AS
+            SELECT campaign_id, user_pseudo_id, file_seq, {', '.join(pair_words)}, {before}, {merged},
+                   file_seq = max(file_seq) OVER visitor AS last
+            FROM _vs_per_file
+            WINDOW visitor AS (PARTITION BY campaign_id, user_pseudo_id),
+                   earlier AS (PARTITION BY campaign_id, user_pseudo_id ORDER BY file_seq
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        """)
         firsts = con.sql(f"""
             SELECT campaign_id, file_seq, {', '.join(pair_words)}, {', '.join(f'q{w[1:]}' for w in pair_words)},
                    count(*) AS visitors
-            FROM (SELECT campaign_id, file_seq, {', '.join(pair_words)}, {before} FROM _vs_per_file
-                  WINDOW earlier AS (PARTITION BY campaign_id, user_pseudo_id ORDER BY file_seq
-                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
-            WHERE file_seq > 0 GROUP BY ALL
+            FROM _vs_ordered WHERE file_seq > 0 GROUP BY ALL
         """).pl()
-        merged = (f"SELECT campaign_id, user_pseudo_id, {', '.join(f'bit_or({w}) AS {w}' for w in words)} "
-                  "FROM _vs_per_file GROUP BY campaign_id, user_pseudo_id")
         if merge:
             con.execute(f"DELETE FROM {t.scopes} v USING (SELECT DISTINCT campaign_id, user_pseudo_id "
                         "FROM _vs_per_file WHERE file_seq = 0) a "
                         "WHERE v.campaign_id = a.campaign_id AND v.user_pseudo_id = a.user_pseudo_id")
-        con.execute(f"INSERT INTO {t.scopes} BY NAME {merged}")
+        con.execute(f"INSERT INTO {t.scopes} BY NAME SELECT campaign_id, user_pseudo_id, "
+                    f"{', '.join(f'all_{w} AS {w}' for w in words)} FROM _vs_ordered WHERE last")
     finally:
         con.execute("DROP TABLE IF EXISTS _vs_per_file")
+        con.execute("DROP TABLE IF EXISTS _vs_ordered")
     return firsts
 
 

@@ -1,6 +1,6 @@
 """The reconciliations' recounts from the staged rows: plain SQL, written apart from the marts' counting.
 
-Sums and ``count(DISTINCT ...)`` per scope, with GROUPING SETS for the
+Sums and ``count(DISTINCT ...)`` per scope, one GROUP BY per grain for the
 (period | 'all') x (channel | 'all') roll-ups, over the rows that count as the
 marts' inputs define them: attributed rows (a campaign), reach and
 applications de-duplicated by their keys (latest load wins), every staged
