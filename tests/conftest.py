@@ -154,6 +154,24 @@ def shared_folder(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+def made_once(tmp_path_factory, name: str, make) -> tuple[Path, dict]:
+    """``make(folder)`` run once per session in the shared folder ``name``, its answer kept in run.json.
+
+    Under pytest-xdist the first worker to need it makes it and the others wait for it (an flock),
+    then read the folder and the answer it left.
+    """
+    shared = shared_folder(tmp_path_factory)
+    root = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = root / "run.json"
+        if not made.exists():
+            shutil.rmtree(root, ignore_errors=True)  # what a worker that failed to make it left
+            root.mkdir()
+            made.write_text(json.dumps(make(root)))
+        return root, json.loads(made.read_text())
+
+
 @pytest.fixture(scope="session")
 def fixture_publication(tmp_path_factory) -> Publication:
     """One `talent-pipeline run` over the VALID fixture exports, shared by the whole session.
@@ -163,21 +181,14 @@ def fixture_publication(tmp_path_factory) -> Publication:
     Under pytest-xdist the first worker to need it makes it and the others wait for it
     (an flock), so the session still makes one run, not one per worker.
     """
-    shared = shared_folder(tmp_path_factory)
-    root = shared / "fixture_publication"
-    with open(shared / "fixture_publication.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        made = root / "run.json"
-        if not made.exists():
-            root.mkdir()
-            raw = landing(root, VALID)
-            env = cli_env(root, raw, root / "warehouse")
-            started = time.monotonic()
-            result = talent(env, "run")
-            seconds = time.monotonic() - started
-            made.write_text(json.dumps({"args": result.args, "returncode": result.returncode,
-                                        "stdout": result.stdout, "stderr": result.stderr, "seconds": seconds}))
-        done = json.loads(made.read_text())
+    def make(root: Path) -> dict:
+        env = cli_env(root, landing(root, VALID), root / "warehouse")
+        started = time.monotonic()
+        result = talent(env, "run")
+        return {"args": result.args, "returncode": result.returncode, "stdout": result.stdout,
+                "stderr": result.stderr, "seconds": time.monotonic() - started}
+
+    root, done = made_once(tmp_path_factory, "fixture_publication", make)
     result = subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"], done["stderr"])
     assert result.returncode == 0, result.stdout + result.stderr
     raw = root / "raw"
@@ -201,15 +212,7 @@ def sample_run(tmp_path_factory):
     """
     import types
 
-    shared = shared_folder(tmp_path_factory)
-    root = shared / "sample_run"
-    with open(shared / "sample_run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        made = root / "run.json"
-        if not made.exists():
-            root.mkdir()
-            made.write_text(json.dumps(_run_sample_twice(root)))
-        done = json.loads(made.read_text())
+    root, done = made_once(tmp_path_factory, "sample_run", _run_sample_twice)
     published = root / "warehouse" / "published.duckdb"
     return {"root": root, "raw": root / "raw", "first": types.SimpleNamespace(success=done["first_success"]),
             "second": types.SimpleNamespace(success=done["second_success"],

@@ -780,30 +780,37 @@ def test_a_night_recounts_the_campaigns_whose_sessions_changed_and_carries_the_r
     # A new visitor export with a new visitor of c1, and a known one in a scope new to it (p2, direct) and
     # in one it had (the 'all' period): c1 adds the visitors new to each scope, and the marts (not rebuilt
     # here) no longer agree with it.
+    # A second export the same night repeats the new visitor and brings one seen only outside every period.
     new = {**session_rows()[0], "user_pseudo_id": "visitor-new", "source_file": "sessions_3.csv", "file_hash": "h-s3"}
     back = {**session_rows()[1], "event_date": date(2020, 9, 2), "period": "p2", "channel": "direct",
             "source_file": "sessions_3.csv", "file_hash": "h-s3", "line_number": 3}
-    _load(warehouse, "staging.sessions", frame("staging.sessions", [new, back]))
+    again = {**new, "source_file": "sessions_4.csv", "file_hash": "h-s4", "line_number": 2}
+    outside = {**session_rows()[2], "user_pseudo_id": "visitor-outside", "source_file": "sessions_4.csv",
+               "file_hash": "h-s4", "line_number": 3}
+    _load(warehouse, "staging.sessions", frame("staging.sessions", [new, back, again, outside]))
     warehouse.execute("INSERT INTO ingest.file_ledger (file_hash, source, path, status, loaded_at, rows_loaded) "
-                      "VALUES ('h-s3', 'visitors', '/raw/h-s3', 'loaded', TIMESTAMP '2024-03-01', 2)")
+                      "VALUES ('h-s3', 'visitors', '/raw/h-s3', 'loaded', TIMESTAMP '2024-03-01', 2), "
+                      "('h-s4', 'visitors', '/raw/h-s4', 'loaded', TIMESTAMP '2024-03-01 01:00', 2)")
     night = recount.staged_visitor_scopes(warehouse)
     assert night.attrs["added"] == ("c1",) and night.attrs["recounted"] == ()
     full = recount.staged_visitor_scopes(warehouse, full=True)
+    assert len(night) == len(full)  # one row per scope, none doubled by the addition
     def as_counts(counted):
         return {(r.campaign_id, None if pd.isna(r.period) else r.period, r.channel): r.visitors
                 for r in counted.itertuples()}
 
     assert as_counts(night) == as_counts(full)
     assert {(r.period, r.channel): r.visitors for r in night.itertuples() if r.period == "all"} == {
-        ("all", "linkedin"): 3, ("all", "direct"): 1, ("all", "all"): 3}
+        ("all", "linkedin"): 3, ("all", "direct"): 2, ("all", "all"): 4}
+    assert [r.visitors for r in night.itertuples() if pd.isna(r.period)] == [2]  # outside every period
     assert {(r.period, r.channel): r.visitors for r in night.itertuples() if r.period == "p2"} == {
         ("p2", "direct"): 1, ("p2", "all"): 1}
     failed = only_failure(reconcile(warehouse, "marts.funnel"), "expect_column_pair_values_to_be_equal",
                           "unique_visitors")
-    assert "staged_unique_visitors=3, marts_unique_visitors=2" in failed.examples[0]
+    assert "staged_unique_visitors=4, marts_unique_visitors=2" in failed.examples[0]
     # Rows leaving a counted export (quarantined: its ledger rows_loaded moves) are a change too.
-    warehouse.execute("DELETE FROM staging.sessions WHERE file_hash IN ('h-s3', 'h-s2')")
-    warehouse.execute("DELETE FROM ingest.file_ledger WHERE file_hash = 'h-s3'")
+    warehouse.execute("DELETE FROM staging.sessions WHERE file_hash IN ('h-s3', 'h-s4', 'h-s2')")
+    warehouse.execute("DELETE FROM ingest.file_ledger WHERE file_hash IN ('h-s3', 'h-s4')")
     assert recount.staged_visitor_scopes(warehouse).attrs["recounted"] == ("c1",)  # h-s2 left staging
     warehouse.execute("DELETE FROM staging.sessions WHERE file_hash = 'h-s1' AND line_number = 3")
     warehouse.execute("UPDATE ingest.file_ledger SET rows_loaded = 2 WHERE file_hash = 'h-s1'")

@@ -168,3 +168,21 @@ def test_re_staging_after_a_reference_change_and_full_rebuild(con, rng):
     assert_exact(con)
     assert visitor_scopes.refresh(con, full=True).mode == "rebuilt"
     assert_exact(con)
+
+
+def test_an_export_earlier_in_load_order_or_masks_without_credits_rebuild_the_table(con, rng):
+    """Credits are kept in load order: an export that sorts before one the masks hold changes them, and a
+    warehouse whose masks were made before the credits were kept has none: both rebuild, exactly."""
+    t0 = datetime(2024, 1, 1)
+    deliver(con, "a.csv", rng, 1500, ["p1", "p2"], date(2020, 1, 6), 40, 500, t0)
+    deliver(con, "b.csv", rng, 1500, ["p1", "p2"], date(2020, 2, 6), 40, 500, t0 + timedelta(days=2))
+    assert visitor_scopes.refresh(con).mode == "rebuilt"
+    # Loaded between a.csv and b.csv (a clock set back, a ledger restored): b.csv's credits would change.
+    deliver(con, "c.csv", rng, 1500, ["p1", "p2"], date(2020, 1, 20), 40, 500, t0 + timedelta(days=1))
+    assert visitor_scopes.refresh(con).mode == "rebuilt"
+    assert_exact(con)
+    deliver(con, "d.csv", rng, 500, ["p2"], date(2020, 3, 2), 10, 700, t0 + timedelta(days=3))
+    assert visitor_scopes.refresh(con).mode == "updated"
+    con.execute("DROP TABLE staging.visitor_scope_credits")
+    assert visitor_scopes.refresh(con).mode == "rebuilt"
+    assert_exact(con)

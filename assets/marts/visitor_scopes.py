@@ -19,7 +19,9 @@ earlier exports never change when later ones arrive, so a night appends the new 
 credits. The table is rebuilt from every staged session when an export
 it holds has left staging (superseded, withdrawn, or re-staged after a reference change:
 a new ledger entry) or lost rows (a staged check quarantined some: its ledger rows_loaded
-went down), or when asked (``talent-pipeline run --full``).
+went down), when a new export comes before one it holds in load order (the earlier
+credits would change), when it has no credits table yet (a warehouse from before the
+credits), or when asked (``talent-pipeline run --full``).
 
 Every exact distinct count the marts publish comes from it: a scope's visitors are the
 rows whose masks meet the scope's bits (rows with equal masks are counted together), so
@@ -103,6 +105,7 @@ class Refresh:
 
 def refresh(con, full: bool = False) -> Refresh:
     """Brings staging.visitor_scopes (and the exports' credits) up to the staged sessions, in one transaction."""
+    uncredited = not _exists(con, STAGING.credits)  # masks made before the credits were kept: rebuild them
     ensure(con)
     loaded = set(con.execute(
         "SELECT file_hash, loaded_at, rows_loaded FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded'"
@@ -111,7 +114,7 @@ def refresh(con, full: bool = False) -> Refresh:
     # Empty (first night, or after a reset): built like a rebuild, without merging. New exports must
     # come after the covered ones in load order, or the covered ones' credits would change: rebuild.
     new = loaded - covered
-    rebuild = full or not covered or bool(covered - loaded) or (
+    rebuild = full or uncredited or not covered or bool(covered - loaded) or (
         bool(new) and min((at, h) for h, at, _ in new) < max((at, h) for h, at, _ in covered))
     new = loaded if rebuild else new
     if not new and not rebuild:
@@ -153,12 +156,12 @@ def _credit(con, sessions_sql: str, firsts: pl.DataFrame) -> None:
     rows = (sessions.rename({"value": "sessions"})
             .join(visitors, on=["campaign_id", "period", "channel", "file_seq"], how="left")
             .with_columns(pl.col("visitors").fill_null(0), pl.col("sessions").cast(pl.Int64)))
+    # Released after success only: after a failure the transaction is aborted and the view goes with the
+    # connection (a cleanup call there would raise and hide the real error).
     con.register("_vs_credits", rows.to_arrow())
-    try:
-        con.execute(f"INSERT INTO {STAGING.credits} BY NAME SELECT c.campaign_id, c.period, c.channel, f.file_hash, "
-                    "c.visitors, c.sessions FROM _vs_credits c JOIN _vs_new_files f USING (file_seq)")
-    finally:
-        con.unregister("_vs_credits")
+    con.execute(f"INSERT INTO {STAGING.credits} BY NAME SELECT c.campaign_id, c.period, c.channel, f.file_hash, "
+                "c.visitors, c.sessions FROM _vs_credits c JOIN _vs_new_files f USING (file_seq)")
+    con.unregister("_vs_credits")
 
 
 def _meets(scope_bits, prefix: str) -> pl.Expr:
@@ -180,6 +183,12 @@ def credits(con) -> pl.DataFrame:
         JOIN (SELECT DISTINCT file_hash, path FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded')
              l USING (file_hash)
     """).pl()
+
+
+def _exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                            "AND schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
 
 
 def _visitors(con) -> int:
@@ -249,39 +258,39 @@ def add(con, sessions_sql: str, t: Tables, merge: bool) -> pl.DataFrame:
         GROUP BY s.campaign_id, s.user_pseudo_id, s.file_seq
     """)
     words = pair_words + week_words
-    try:
-        if merge:
-            # Visitors seen before: their masks so far, as export 0, before every new one.
-            con.execute(f"INSERT INTO _vs_per_file BY NAME SELECT v.campaign_id, v.user_pseudo_id, 0 AS file_seq, "
-                        f"{', '.join(f'v.{w}' for w in words)} FROM {t.scopes} v "
-                        "SEMI JOIN _vs_per_file n USING (campaign_id, user_pseudo_id)")
-        # One sort of the visitors' rows serves both: the OR of their masks in the exports before each
-        # one (q0, ...) and in all of them (the merged row, kept on each visitor's last export).
-        before = ", ".join(f"coalesce(bit_or({w}) OVER earlier, 0::UBIGINT) AS q{w[1:]}" for w in pair_words)
-        merged = ", ".join(f"bit_or({w}) OVER visitor AS all_{w}" for w in words)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _vs_ordered AS
-            SELECT campaign_id, user_pseudo_id, file_seq, {', '.join(pair_words)}, {before}, {merged},
-                   file_seq = max(file_seq) OVER visitor AS last
-            FROM _vs_per_file
-            WINDOW visitor AS (PARTITION BY campaign_id, user_pseudo_id),
-                   earlier AS (PARTITION BY campaign_id, user_pseudo_id ORDER BY file_seq
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-        """)
-        firsts = con.sql(f"""
-            SELECT campaign_id, file_seq, {', '.join(pair_words)}, {', '.join(f'q{w[1:]}' for w in pair_words)},
-                   count(*) AS visitors
-            FROM _vs_ordered WHERE file_seq > 0 GROUP BY ALL
-        """).pl()
-        if merge:
-            con.execute(f"DELETE FROM {t.scopes} v USING (SELECT DISTINCT campaign_id, user_pseudo_id "
-                        "FROM _vs_per_file WHERE file_seq = 0) a "
-                        "WHERE v.campaign_id = a.campaign_id AND v.user_pseudo_id = a.user_pseudo_id")
-        con.execute(f"INSERT INTO {t.scopes} BY NAME SELECT campaign_id, user_pseudo_id, "
-                    f"{', '.join(f'all_{w} AS {w}' for w in words)} FROM _vs_ordered WHERE last")
-    finally:
-        con.execute("DROP TABLE IF EXISTS _vs_per_file")
-        con.execute("DROP TABLE IF EXISTS _vs_ordered")
+    if merge:
+        # Visitors seen before: their masks so far, as export 0, before every new one.
+        con.execute(f"INSERT INTO _vs_per_file BY NAME SELECT v.campaign_id, v.user_pseudo_id, 0 AS file_seq, "
+                    f"{', '.join(f'v.{w}' for w in words)} FROM {t.scopes} v "
+                    "SEMI JOIN _vs_per_file n USING (campaign_id, user_pseudo_id)")
+    # One sort of the visitors' rows serves both: the OR of their masks in the exports before each
+    # one (q0, ...) and in all of them (the merged row, kept on each visitor's last export).
+    before = ", ".join(f"coalesce(bit_or({w}) OVER earlier, 0::UBIGINT) AS q{w[1:]}" for w in pair_words)
+    merged = ", ".join(f"bit_or({w}) OVER visitor AS all_{w}" for w in words)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _vs_ordered AS
+        SELECT campaign_id, user_pseudo_id, file_seq, {', '.join(pair_words)}, {before}, {merged},
+               file_seq = max(file_seq) OVER visitor AS last
+        FROM _vs_per_file
+        WINDOW visitor AS (PARTITION BY campaign_id, user_pseudo_id),
+               earlier AS (PARTITION BY campaign_id, user_pseudo_id ORDER BY file_seq
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    """)
+    firsts = con.sql(f"""
+        SELECT campaign_id, file_seq, {', '.join(pair_words)}, {', '.join(f'q{w[1:]}' for w in pair_words)},
+               count(*) AS visitors
+        FROM _vs_ordered WHERE file_seq > 0 GROUP BY ALL
+    """).pl()
+    if merge:
+        con.execute(f"DELETE FROM {t.scopes} v USING (SELECT DISTINCT campaign_id, user_pseudo_id "
+                    "FROM _vs_per_file WHERE file_seq = 0) a "
+                    "WHERE v.campaign_id = a.campaign_id AND v.user_pseudo_id = a.user_pseudo_id")
+    con.execute(f"INSERT INTO {t.scopes} BY NAME SELECT campaign_id, user_pseudo_id, "
+                f"{', '.join(f'all_{w} AS {w}' for w in words)} FROM _vs_ordered WHERE last")
+    # Dropped after success only: a failure is rolled back with them (refresh's transaction), and a
+    # cleanup call in an aborted transaction would raise and hide the real error.
+    con.execute("DROP TABLE _vs_per_file")
+    con.execute("DROP TABLE _vs_ordered")
     return firsts
 
 

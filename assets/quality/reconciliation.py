@@ -221,7 +221,8 @@ def reconcile(con, table_name: str | None = None, full: bool = False) -> list[Ex
     Two reconciliations may compare the same frame (reach: funnel and cost_per_outcome),
     and two frames may share a recount (visitors): each is built once per call (``_shared``).
     A visitor recount that both visitor reconciliations pass is kept (assets/quality/recount.py
-    ``remember``): the next night recounts only the campaigns whose sessions changed, unless ``full``.
+    ``remember``): the next night adds the visitors of the exports a campaign gained, recounts the
+    campaigns whose counted exports changed and carries the others, unless ``full``.
     """
     outcomes = []
     visitor_outcomes = []

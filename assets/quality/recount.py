@@ -65,8 +65,8 @@ def scopes_sql(source: str, aggregates: str, by: str = "channel", outside: bool 
                within: tuple[str, ...] = ()) -> str:
     """``aggregates`` of ``source`` per campaign at every scope (period | 'all') x (``by`` | 'all').
 
-    One plain GROUP BY per grain, UNION ALL (at ten million sessions a third faster than GROUPING
-    SETS with ``count(DISTINCT)``). A row outside every period (period null) counts in its
+    One plain GROUP BY per grain, UNION ALL (at ten million sessions about half the time of GROUPING
+    SETS with ``count(DISTINCT)``: 7.9 s against 14.8 s). A row outside every period (period null) counts in its
     campaign's 'all' period only; with ``outside``, the campaign's rows outside every period are
     one more scope of their own: period null, ``by`` = 'all'. ``within``: columns grouped inside
     every scope.
