@@ -28,3 +28,53 @@ def test_the_worker_exits_when_its_parent_dies_without_stopping_it():
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in workers), f"worker(s) {workers} outlived their parent"
+
+
+def test_verdicts_first_give_what_one_full_validation_gives():
+    """validate_frame asks GX for verdicts first and for counts and failing rows only where a rule fails:
+    every result equals the one a single validation in the full result format gives."""
+    import pandas as pd
+
+    from assets.quality import gx_runner
+
+    frame = pd.DataFrame({
+        "key": ["a", "b", "c", "c", None, "e"],
+        "other": ["x", "y", "z", "w", "v", None],
+        "n": [1, 5, 3, -2, 7, None],
+        "m": [1, 4, 3, -2, 9, 0],
+        "file_hash": ["h"] * 6,
+    })
+    rules = [
+        ("ExpectColumnValuesToNotBeNull", {"column": "key"}),  # fails on one row
+        ("ExpectColumnValuesToNotBeNull", {"column": "file_hash"}),
+        ("ExpectColumnValuesToBeUnique", {"column": "key"}),  # fails: 'c' twice
+        ("ExpectColumnValuesToBeUnique", {"column": "other"}),
+        ("ExpectColumnValuesToBeBetween", {"column": "n", "min_value": 0}),  # fails on -2
+        ("ExpectColumnValuesToBeBetween", {"column": "m", "min_value": -5, "max_value": 10}),
+        ("ExpectColumnValuesToBeInSet", {"column": "file_hash", "value_set": ["h"]}),
+        ("ExpectColumnPairValuesToBeEqual", {"column_A": "n", "column_B": "m"}),  # fails
+        ("ExpectColumnPairValuesAToBeGreaterThanB", {"column_A": "m", "column_B": "n", "or_equal": True,
+                                                     "ignore_row_if": "either_value_is_missing"}),  # fails
+        ("ExpectCompoundColumnsToBeUnique", {"column_list": ["key", "other"]}),
+        ("ExpectTableColumnsToMatchSet", {"column_set": ["key", "other", "n", "m", "file_hash"]}),
+        ("ExpectTableColumnsToMatchSet", {"column_set": ["key", "missing"]}),  # fails
+        ("ExpectColumnValuesToNotBeNull", {"column": "no_such_column"}),  # cannot be evaluated
+    ]
+    gx, gxe, batch_definition = gx_runner._gx_parts()
+    for complete in (False, True):
+        fmt = ({"result_format": "COMPLETE"} if complete
+               else {"result_format": "SUMMARY", "partial_unexpected_count": gx_runner.INDEX_SAMPLE})
+        suite = gx.ExpectationSuite(name="one_full_validation")
+        for i, (name, kwargs) in enumerate(rules):
+            suite.add_expectation(getattr(gxe, name)(**kwargs, meta={"rule": i}))
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        full = {r.expectation_config.meta["rule"]: r for r in batch.validate(suite, result_format=fmt).results}
+        got = gx_runner.validate_frame(frame, rules, complete=complete)
+        assert [g.success for g in got] == [bool(full[i].success) for i in range(len(rules))]
+        assert [g.success for g in got].count(False) == 7
+        for i, g in enumerate(got):
+            expected = {k: v for k, v in (full[i].result or {}).items() if k in gx_runner.RESULT_KEYS}
+            if g.success:  # what a passing rule reports: its rows counted, none failing (no examples to give)
+                expected.pop("observed_value", None)
+            assert g.result == expected, (rules[i], g.result, expected)
+            assert g.exception_info == gx_runner._exception_info(full[i].exception_info)
