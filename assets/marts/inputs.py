@@ -8,10 +8,9 @@ import polars as pl
 
 from assets.marts import visitor_scopes
 from assets.marts.visitor_scopes import VisitorCounts, count_visitors
+from assets.staging.ledger import FILE_ORDER
 
-# Load order: exports in the order the ledger loaded them (loaded_at, the hash breaking ties),
-# rows by line. De-duplication keeps the latest; provenance credits a unit to the first export.
-FILE_ORDER = "l.loaded_at, l.file_hash"
+# Load order of rows: their exports' (assets/staging/ledger.py FILE_ORDER), then by line.
 LOAD_ORDER = f"{FILE_ORDER}, s.line_number"
 
 

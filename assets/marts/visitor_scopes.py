@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from assets.marts.rollup import by_scope
+from assets.staging.ledger import FILE_ORDER
 from assets.staging.warehouse import transaction
 
 WORD = 64
@@ -80,9 +81,9 @@ class Tables:
 
 STAGING = Tables("staging.visitor_scopes", "staging.visitor_scope_bits", "staging.visitor_scope_files",
                  "staging.visitor_scope_credits")
-# Load order of the visitor exports (assets/marts/inputs.py FILE_ORDER): what "first export" means.
-_FILE_SEQ = ("SELECT file_hash, row_number() OVER (ORDER BY loaded_at, file_hash) AS file_seq "
-             "FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded'")
+# The visitor exports in load order (FILE_ORDER): what "first export" means.
+_FILE_SEQ = (f"SELECT file_hash, row_number() OVER (ORDER BY {FILE_ORDER}) AS file_seq "
+             "FROM ingest.file_ledger l WHERE source = 'visitors' AND status = 'loaded'")
 
 
 def ensure(con, t: Tables = STAGING) -> None:
@@ -112,7 +113,8 @@ def refresh(con, full: bool = False) -> Refresh:
     ).fetchall())
     covered = set(con.execute(f"SELECT file_hash, loaded_at, rows_loaded FROM {STAGING.files}").fetchall())
     # Empty (first night, or after a reset): built like a rebuild, without merging. New exports must
-    # come after the covered ones in load order, or the covered ones' credits would change: rebuild.
+    # come after the covered ones in load order (FILE_ORDER: loaded_at, then the hash), or the covered
+    # ones' credits would change: rebuild.
     new = loaded - covered
     rebuild = full or uncredited or not covered or bool(covered - loaded) or (
         bool(new) and min((at, h) for h, at, _ in new) < max((at, h) for h, at, _ in covered))

@@ -26,8 +26,8 @@ import duckdb
 from assets.ddl import SQL_DIR
 from assets.ingest.common import first_row
 from assets.marts import tables
-from assets.marts.inputs import FILE_ORDER
 from assets.marts.tables import MART_TABLES
+from assets.staging.ledger import FILE_ORDER
 
 PUBLISHED = "published.duckdb"
 PREVIOUS = "published.previous.duckdb"

@@ -11,6 +11,10 @@ from pathlib import Path
 from assets.ingest.common import file_sha256, first_row
 from assets.ingest.landing import landing, name_identity
 
+# Load order of the exports (ledger alias ``l``): the order they were loaded in, the hash breaking ties.
+# De-duplication keeps the latest; provenance credits a unit to the first export.
+FILE_ORDER = "l.loaded_at, l.file_hash"
+
 log = logging.getLogger(__name__)
 
 
