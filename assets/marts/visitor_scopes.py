@@ -37,7 +37,7 @@ import polars as pl
 
 from assets.marts.rollup import by_scope
 from assets.staging.ledger import FILE_ORDER
-from assets.staging.warehouse import transaction
+from assets.staging.warehouse import table_exists, transaction
 
 WORD = 64
 
@@ -106,7 +106,7 @@ class Refresh:
 
 def refresh(con, full: bool = False) -> Refresh:
     """Brings staging.visitor_scopes (and the exports' credits) up to the staged sessions, in one transaction."""
-    uncredited = not _exists(con, STAGING.credits)  # masks made before the credits were kept: rebuild them
+    uncredited = not table_exists(con, STAGING.credits)  # masks made before the credits were kept: rebuild them
     ensure(con)
     loaded = set(con.execute(
         "SELECT file_hash, loaded_at, rows_loaded FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded'"
@@ -182,15 +182,9 @@ def credits(con) -> pl.DataFrame:
         SELECT c.campaign_id, c.period, c.channel, regexp_extract(l.path, '[^/]+$') AS source_file, c.file_hash,
                c.visitors, c.sessions
         FROM {STAGING.credits} c
-        JOIN (SELECT DISTINCT file_hash, path FROM ingest.file_ledger WHERE source = 'visitors' AND status = 'loaded')
-             l USING (file_hash)
+        JOIN ingest.file_ledger l USING (file_hash)
+        WHERE l.source = 'visitors' AND l.status = 'loaded'
     """).pl()
-
-
-def _exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                            "AND schema_name = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
 
 
 def _visitors(con) -> int:
@@ -357,9 +351,4 @@ def _visitors_per_bit(masks: pl.DataFrame, words: list[str]) -> list[int]:
 
 def _visitors_with_any(masks: pl.DataFrame, bits, prefix: str) -> int:
     """Visitors (summed over mask rows) with at least one of ``bits`` set."""
-    wanted: dict[str, int] = {}
-    for bit in bits:
-        word = f"{prefix}{int(bit) // WORD}"
-        wanted[word] = wanted.get(word, 0) | (1 << (int(bit) % WORD))
-    hit = pl.any_horizontal([(pl.col(word) & pl.lit(mask, dtype=pl.UInt64)) != 0 for word, mask in wanted.items()])
-    return int(masks.filter(hit)["visitors"].sum())
+    return int(masks.filter(_meets(bits, prefix))["visitors"].sum())

@@ -29,7 +29,7 @@ import pandas as pd
 
 from assets.marts.reach import REACH_KEY
 from assets.quality.frames import to_pandas
-from assets.staging.warehouse import transaction
+from assets.staging.warehouse import table_exists, transaction
 from assets.vocabulary import ALL
 
 # Attributed reach rows de-duplicated exactly as assets/marts/reach.py dedupe_reach does
@@ -117,14 +117,8 @@ def _new_visitors(con, added: dict[str, list[str]]) -> pd.DataFrame:
         con.unregister("_recount_added")
 
 
-def _exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-                            "AND table_name = ?", [schema, name]).fetchall()[0][0])
-
-
 def _reference_version(con) -> str | None:
-    if not _exists(con, "ingest.reference_version"):
+    if not table_exists(con, "ingest.reference_version"):
         return None
     row = con.execute("SELECT max(version) FROM ingest.reference_version").fetchall()
     return row[0][0] if row else None
@@ -154,7 +148,7 @@ def staged_visitor_scopes(con, full: bool = False) -> pd.DataFrame:
     now = _by_campaign(inputs)
     reference = _reference_version(con)
     stored = None
-    if not full and _exists(con, COUNTS_TABLE) and _exists(con, INPUTS_TABLE):
+    if not full and table_exists(con, COUNTS_TABLE) and table_exists(con, INPUTS_TABLE):
         before = to_pandas(con, f"SELECT * FROM {INPUTS_TABLE}")
         last_full = before["full_at"].max() if len(before) else None
         fresh_enough = last_full is not None and pd.Timestamp(last_full) > pd.Timestamp(_utcnow() - FULL_EVERY)
