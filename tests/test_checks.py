@@ -829,3 +829,54 @@ def test_the_carried_recount_is_renewed_weekly_and_on_new_reference_data(warehou
     warehouse.execute("CREATE TABLE IF NOT EXISTS ingest.reference_version (version VARCHAR)")
     warehouse.execute("INSERT INTO ingest.reference_version VALUES ('a new reference')")
     assert recount.staged_visitor_scopes(warehouse).attrs["full"] is True
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_read_only_checks_run_ahead_on_cursors_yield_in_order_and_fail_closed(tmp_path, fails):
+    """The marts gate's suites run ahead in threads (asset._run_ahead); what the UI and the audit get is
+    unchanged: every result in its order, and an error in a check run ahead still fails the gate's step."""
+    import threading
+
+    import dagster as dg
+
+    from assets.wrappers import STORE
+    from pipelines.resources import TalentStore
+
+    @dg.asset(name="probe_table")
+    def probe_table() -> None:
+        return None
+
+    seen = {}
+
+    def check(name: str):
+        def run(con, run_id=None, settings=None, full=False):
+            seen[name] = (threading.current_thread().name, con)
+            assert con.execute("SELECT count(*) FROM audit.check_results").fetchall()[0][0] >= 0
+            if fails and name == "c":
+                raise RuntimeError("check c could not be evaluated")
+            return [outcomes_module.ExpectationOutcome("probe", "expect_probe", None, name, True, 0, (), name)]
+        return (dg.AssetCheckSpec(name, asset=probe_table, blocking=True), name, run)
+
+    gate = asset._quality_gate("probe_gate", [check("a"), check("b"), check("c")], ahead={"a", "c"})
+    store = TalentStore(warehouse_dir=str(tmp_path / "warehouse"))
+    result = dg.materialize([probe_table, gate], resources={STORE: store}, raise_on_error=False)
+
+    assert seen["b"][0] == threading.current_thread().name  # in order, on the gate's own connection
+    assert seen["a"][0].startswith("check-ahead") and seen["c"][0].startswith("check-ahead")
+    assert seen["a"][1] is not seen["b"][1] and seen["c"][1] is not seen["b"][1]  # cursors of their own
+    evaluations = [e.event_specific_data for e in result.all_events
+                   if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    if fails:
+        assert not result.success
+        assert [e.check_name for e in evaluations] == ["a", "b"]  # c has no result: its step failed
+        assert result.get_step_failure_events()[0].step_key == "probe_gate"
+    else:
+        assert result.success
+        assert [(e.check_name, e.passed) for e in evaluations] == [("a", True), ("b", True), ("c", True)]
+    con = wh.connect(tmp_path / "warehouse" / "warehouse.duckdb", read_only=True)
+    try:
+        recorded = [r[0] for r in con.execute("SELECT DISTINCT check_name FROM audit.check_results ORDER BY 1")
+                    .fetchall()]
+    finally:
+        con.close()
+    assert recorded == (["a", "b"] if fails else ["a", "b", "c"])

@@ -50,6 +50,7 @@ class Result:
 
 
 _LOCK = threading.Lock()
+_IN_PROCESS = threading.Lock()
 _GX: tuple | None = None
 _POOL: ProcessPoolExecutor | None = None
 # A check that waits longer than this on the worker fails (closed) instead of hanging the night.
@@ -222,4 +223,5 @@ def run(frame: pd.DataFrame, expectations: list[tuple[str, dict]], complete: boo
         except BrokenProcessPool:
             log.warning("the Great Expectations worker died; validating in-process from now on")
             stop()
-    return validate_frame(frame, expectations, complete)
+    with _IN_PROCESS:  # the checks run ahead in threads; one GX context is not shared between them
+        return validate_frame(frame, expectations, complete)
