@@ -15,7 +15,7 @@ median and every run. Components:
 - Great Expectations: its import; its context and bookkeeping (gx_runner.warm_up: ephemeral
   context, pandas datasource, batch definition), GX already imported; one validation of a 100-row
   frame with five expectations (per-call bookkeeping); the worker process (spawn, import, warm-up)
-  until a first validation returns;
+  until a first validation returns, and until it has exited after stop();
 - the report: assets.report.build imported, then build_reports (HTML with plotly.js embedded, no
   PNG) on the bundled sample's publication;
 - the whole bundled-sample run: `talent-pipeline run` on a clean warehouse and a fresh DAGSTER_HOME,
@@ -127,6 +127,16 @@ seconds = time.perf_counter() - t
 gx_runner.stop()
 assert results[0].success, results
 print(json.dumps({"seconds": seconds}))
+"""),
+    "great expectations: worker stop": ("gx_runner.stop() after a validation, until the worker has exited (what a finished run waits for)", """
+import pandas as pd
+from assets.quality import gx_runner
+gx_runner.start()
+results = gx_runner.run(pd.DataFrame({"a": [1, 2]}), [("ExpectColumnValuesToNotBeNull", {"column": "a"})])
+assert results[0].success, results
+t = time.perf_counter()
+gx_runner.stop()
+print(json.dumps({"seconds": time.perf_counter() - t}))
 """),
     "report: build (no PNG)": ("assets.report.build imported, then build_reports on the bundled sample's publication", """
 t0 = time.perf_counter()
