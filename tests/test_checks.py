@@ -831,11 +831,14 @@ def test_the_carried_recount_is_renewed_weekly_and_on_new_reference_data(warehou
     assert recount.staged_visitor_scopes(warehouse).attrs["full"] is True
 
 
-@pytest.mark.parametrize("fails", [False, True])
+@pytest.mark.parametrize("fails", ["", "c", "b", "bc"])
 def test_read_only_checks_run_ahead_on_cursors_yield_in_order_and_fail_closed(tmp_path, fails):
-    """The marts gate's suites run ahead in threads (asset._run_ahead); what the UI and the audit get is
-    unchanged: every result in its order, and an error in a check run ahead still fails the gate's step."""
+    """The marts gate's suites run ahead in threads (asset._Ahead); what the UI and the audit get is
+    unchanged: every result in its order (``a`` finishes last), and an error, in a check run ahead (c)
+    or on the gate's own connection while the others still run (b), still fails the gate's step; an
+    error of a check run ahead that no result was taken from is logged, not lost (bc)."""
     import threading
+    import time
 
     import dagster as dg
 
@@ -846,37 +849,46 @@ def test_read_only_checks_run_ahead_on_cursors_yield_in_order_and_fail_closed(tm
     def probe_table() -> None:
         return None
 
-    seen = {}
+    seen, finished = {}, []
 
     def check(name: str):
         def run(con, run_id=None, settings=None, full=False):
             seen[name] = (threading.current_thread().name, con)
             assert con.execute("SELECT count(*) FROM audit.check_results").fetchall()[0][0] >= 0
-            if fails and name == "c":
-                raise RuntimeError("check c could not be evaluated")
+            if name == "a":
+                time.sleep(0.5)  # c, started with it, is done long before: the order is the checks', not theirs
+            finished.append(name)
+            if name in fails:
+                raise RuntimeError(f"check {name} could not be evaluated")
             return [outcomes_module.ExpectationOutcome("probe", "expect_probe", None, name, True, 0, (), name)]
         return (dg.AssetCheckSpec(name, asset=probe_table, blocking=True), name, run)
 
     gate = asset._quality_gate("probe_gate", [check("a"), check("b"), check("c")], ahead={"a", "c"})
     store = TalentStore(warehouse_dir=str(tmp_path / "warehouse"))
-    result = dg.materialize([probe_table, gate], resources={STORE: store}, raise_on_error=False)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([probe_table, gate], resources={STORE: store}, raise_on_error=False, instance=instance)
 
     assert seen["b"][0] == threading.current_thread().name  # in order, on the gate's own connection
     assert seen["a"][0].startswith("check-ahead") and seen["c"][0].startswith("check-ahead")
     assert seen["a"][1] is not seen["b"][1] and seen["c"][1] is not seen["b"][1]  # cursors of their own
-    evaluations = [e.event_specific_data for e in result.all_events
+    assert finished.index("c") < finished.index("a")
+    evaluations = [(e.event_specific_data.check_name, e.event_specific_data.passed) for e in result.all_events
                    if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    expected = {"": ["a", "b", "c"], "c": ["a", "b"], "b": ["a"], "bc": ["a"]}[fails]
+    assert evaluations == [(name, True) for name in expected]  # the failed check and those after it: none
     if fails:
         assert not result.success
-        assert [e.check_name for e in evaluations] == ["a", "b"]  # c has no result: its step failed
-        assert result.get_step_failure_events()[0].step_key == "probe_gate"
+        assert [e.step_key for e in result.get_step_failure_events()] == ["probe_gate"]
+        assert sorted(finished) == ["a", "b", "c"]  # the ones run ahead were waited for, not cut off
+        also = [e.user_message for e in instance.all_logs(result.run_id) if "also failed" in e.user_message]
+        assert also == (["c on probe_table also failed: RuntimeError('check c could not be evaluated')"]
+                        if fails == "bc" else [])
     else:
         assert result.success
-        assert [(e.check_name, e.passed) for e in evaluations] == [("a", True), ("b", True), ("c", True)]
     con = wh.connect(tmp_path / "warehouse" / "warehouse.duckdb", read_only=True)
     try:
         recorded = [r[0] for r in con.execute("SELECT DISTINCT check_name FROM audit.check_results ORDER BY 1")
                     .fetchall()]
     finally:
         con.close()
-    assert recorded == (["a", "b"] if fails else ["a", "b", "c"])
+    assert recorded == expected

@@ -93,7 +93,6 @@ def test_open_reader_keeps_its_snapshot_across_a_publication(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_a_reader_in_a_tight_loop_while_runs_publish_and_runs_are_killed(tmp_path, fixture_publication):
     """One reader loops over the published file the whole time: while two runs publish (each re-stages:
     a changed reference file) and while runs are killed (SIGKILL) at moments spread over a whole run.

@@ -13,6 +13,7 @@ Great Expectations takes 6-10 s to import, so it is imported on first use
 import os
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import replace
 
 import dagster as dg
@@ -60,21 +61,36 @@ def check_result(outcomes: Sequence[ExpectationOutcome], key: dg.AssetCheckKey |
 AHEAD_THREADS = 2
 
 
-def _run_ahead(con, runs: list[tuple[dg.AssetCheckKey, Callable]], run_id, settings, full: bool
-               ) -> tuple[dict[dg.AssetCheckKey, Future], ThreadPoolExecutor | None]:
-    """Starts read-only checks now, each on a cursor of its own; their futures, and the pool to shut down."""
-    if not runs:
-        return {}, None
-    pool = ThreadPoolExecutor(max_workers=AHEAD_THREADS, thread_name_prefix="check-ahead")
+class _Ahead:
+    """Read-only checks started at once, each on a cursor of its own, in AHEAD_THREADS threads."""
 
-    def on_cursor(run: Callable):
-        cursor = con.cursor()
-        try:
-            return run(cursor, run_id, settings, full)
-        finally:
-            cursor.close()
+    def __init__(self):
+        self.futures: dict[dg.AssetCheckKey, Future] = {}
+        self.taken: set[dg.AssetCheckKey] = set()
+        self._pool = ThreadPoolExecutor(max_workers=AHEAD_THREADS, thread_name_prefix="check-ahead")
 
-    return {key: pool.submit(on_cursor, run) for key, run in runs}, pool
+    def start(self, con, runs: list[tuple[dg.AssetCheckKey, Callable]], run_id, settings, full: bool) -> None:
+        def on_cursor(run: Callable):
+            cursor = con.cursor()
+            try:
+                return run(cursor, run_id, settings, full)
+            finally:
+                cursor.close()
+
+        for key, run in runs:
+            self.futures[key] = self._pool.submit(on_cursor, run)
+
+    def result(self, key: dg.AssetCheckKey):
+        self.taken.add(key)
+        return self.futures[key].result()
+
+    def close(self, log) -> None:
+        """Waits for the checks still running (their cursors must be idle before the connection closes)
+        and logs the errors that no result was taken from (the step already failed on another one)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for key, future in self.futures.items():
+            if key not in self.taken and not future.cancelled() and future.exception() is not None:
+                log.error(f"{key.name} on {key.asset_key.to_user_string()} also failed: {future.exception()!r}")
 
 
 def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable]],
@@ -99,19 +115,26 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
     def gate(context: dg.AssetCheckExecutionContext):
         selected = context.selected_asset_check_keys
         settings = settings_of(context)
-        con = warehouse.connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
-        finish, pool = None, None
         full = context.run.tags.get(FULL_TAG) == "true"
-        try:
+        with ExitStack() as cleanup:  # each callback runs, last first, even when one before it raised
+            con = warehouse.connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit)
+            cleanup.callback(con.close)
             warehouse.ensure_schema(con)
             finish = prepare(con, selected, full) if prepare is not None else None
-            early, pool = _run_ahead(con, [(key, run) for key, (check_name, run) in jobs.items()
-                                           if key in selected and check_name in ahead],
-                                     context.run.run_id, settings, full)
+            if finish is not None:
+                cleanup.callback(finish)
+            runs = [(key, run) for key, (check_name, run) in jobs.items() if key in selected and check_name in ahead]
+            early = _Ahead() if runs else None
+            if early is not None:
+                cleanup.callback(early.close, context.log)  # registered before any check starts
+                early.start(con, runs, context.run.run_id, settings, full)
             for key, (check_name, run) in jobs.items():
                 if key not in selected:
                     continue
-                produced = early[key].result() if key in early else run(con, context.run.run_id, settings, full)
+                if early is not None and key in early.futures:
+                    produced = early.result(key)
+                else:
+                    produced = run(con, context.run.run_id, settings, full)
                 if isinstance(produced, dict):  # a warning-severity report (containment), not a suite
                     metadata = dict(produced["metadata"])
                     metadata["by_file_and_reason"] = dg.MetadataValue.md(metadata["by_file_and_reason"])
@@ -129,14 +152,6 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
                     elif not o.passed:
                         context.log.error(o.message)
                 yield check_result(outcomes, key)
-        finally:
-            try:
-                if pool is not None:  # the cursors must be idle before their connection closes
-                    pool.shutdown(wait=True, cancel_futures=True)
-                if finish is not None:
-                    finish()
-            finally:
-                con.close()
 
     return gate
 
