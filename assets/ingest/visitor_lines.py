@@ -79,33 +79,31 @@ class LineScanner:
 
 
 def scan_lines(path: Path, delimiter: str, width: int) -> LineScan:
-    """One streaming pass over the file's lines (memory stays flat): see the module docstring."""
+    """One streaming pass over the file's lines, batch by batch (memory stays flat): see the module docstring."""
     line, n = pl.col("line"), pl.col("n")  # n: 0-based physical line (the header is 0)
     blank = line == ""
     cells = line.str.replace_all(QUOTED_CELL, "").str.count_matches(delimiter, literal=True) + 1
     sampled = ~blank & (line.str.len_bytes() <= _MAX_SAMPLE_LINE) & (n % SAMPLE_EVERY == 0)
-    query = pl.scan_lines(path, name="line", row_index_name="n").filter(n > 0).select(
-        pl.len().alias("lines"),
-        n.filter(blank).implode().alias("blank"),
-        n.filter(~blank & (cells != width)).min().alias("wrong"),
-        n.filter(sampled).implode().alias("sample_n"),
-        line.filter(sampled).implode().alias("sample_line"),
-        n.filter(~blank).last().alias("last_n"),
-        line.filter(~blank).last().alias("last_line"),
-    )
+    lines, blanks, samples, wrong, last = 0, [], [], None, None
     try:
-        row = query.collect(engine="streaming").row(0, named=True)
+        for batch in pl.scan_lines(path, name="line", row_index_name="n").collect_batches():
+            batch = batch.filter(n > 0)
+            lines += batch.height
+            blanks += batch.filter(blank)["n"].to_list()
+            if wrong is None:
+                wrong = batch.filter(~blank & (cells != width))["n"].min()
+            samples += batch.filter(sampled).select("n", "line").rows()
+            tail = batch.filter(~blank).tail(1).rows()
+            last = tail[0] if tail else last
     except (OSError, pl.exceptions.PolarsError) as exc:
         if re.search(r"utf-?8", str(exc), re.IGNORECASE):
             raise RejectedFile(path, _first_undecodable_line(path), None, "not valid UTF-8") from exc
         what = "compressed file" if path.name.lower().endswith(".gz") else "file"
         raise RejectedFile(path, None, None, f"cannot read {what}: {exc}") from exc
-    blanks = tuple(int(b) + 1 for b in row["blank"])
-    samples = [(int(k) + 1, text.encode()) for k, text in zip(row["sample_n"], row["sample_line"])]
-    if row["last_n"] is not None and row["last_n"] % SAMPLE_EVERY and len(row["last_line"]) <= _MAX_SAMPLE_LINE:
-        samples.append((int(row["last_n"]) + 1, row["last_line"].encode()))
-    wrong = None if row["wrong"] is None else int(row["wrong"]) + 1
-    return LineScan(int(row["lines"]) - len(blanks), blanks, tuple(samples), wrong)
+    if last is not None and last[0] % SAMPLE_EVERY and len(last[1].encode()) <= _MAX_SAMPLE_LINE:
+        samples.append(last)
+    return LineScan(lines - len(blanks), tuple(b + 1 for b in blanks),
+                    tuple((k + 1, text.encode()) for k, text in samples), None if wrong is None else wrong + 1)
 
 
 def _first_undecodable_line(path: Path) -> int | None:
