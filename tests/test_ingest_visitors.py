@@ -156,7 +156,7 @@ def test_empty_lines_are_not_records_and_line_numbers_stay_physical(con, tmp_pat
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_an_empty_line_across_a_read_block_boundary_is_found(con, tmp_path, newline):
-    """The line scan reads 4 MiB blocks: an empty line split between two blocks still counts as empty."""
+    """An empty line split across a 4 MiB boundary (where a block reader cuts the file) still counts as empty."""
     block = 1 << 22
     header = "event_date,user_pseudo_id,ga_session_id,session_source,session_medium,session_campaign," \
              "landing_page,country,engaged_session" + newline

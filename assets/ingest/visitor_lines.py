@@ -54,7 +54,7 @@ class LineScan:
 class LineScanner:
     """Scans a text file's lines in a thread, so that it overlaps the records loading from the same file.
 
-    Polars releases the GIL while it reads, so the scan costs this process no Python time.
+    Polars releases the GIL while it reads; what runs in Python is a few calls per batch of lines.
     """
 
     def __init__(self, path: Path, delimiter: str, width: int):
