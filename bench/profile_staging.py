@@ -13,7 +13,6 @@ insert into staging.sessions: reading, typing, attribution, the write. Also time
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import tempfile
@@ -84,7 +83,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from assets.ingest import visitor_lines
-    from assets.ingest.common import file_sha256, sniff_delimiter
+    from assets.ingest.common import file_sha256
     from assets.ingest.reference import read_reference
     from assets.staging import stage
     from assets.staging.parsers import FileFacts, VisitorParser
@@ -112,10 +111,7 @@ def main() -> int:
     for export in sorted((args.raw / "visitors").iterdir()):
         if export.suffix != ".parquet":
             started = time.perf_counter()
-            with gzip.open(export, "rt") if export.name.endswith(".gz") else open(export) as fh:
-                header = fh.readline()
-            delimiter = sniff_delimiter(header)
-            visitor_lines.scan_lines(export, delimiter, len(header.split(delimiter)))
+            visitor_lines.scan_lines(export)
             print(f"line scan alone, {export.name}: {time.perf_counter() - started:.2f} s")
     raw_con.close()
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import shutil
 
 import pytest
@@ -92,6 +93,26 @@ def test_visitor_file_staged_with_lineage(con, tmp_path):
     summary = stage.ingest_source(con, "visitors", tmp_path, VisitorParser())
     assert (summary.rows_loaded, summary.rows_quarantined) == (1, 3)
     assert rows(con, "SELECT source_file, line_number, layout FROM staging.sessions") == [("s.csv", 2, "ga4_sessions")]
+
+
+@pytest.mark.parametrize("name, line, words", [
+    ("sessions_unterminated_quote.csv", 3, "unterminated quote"),
+    ("sessions_truncated.csv.gz", None, "compressed"),
+])
+def test_a_visitor_file_the_reader_stops_in_is_rejected_and_the_others_load(con, tmp_path, name, line, words):
+    """DuckDB aborts the file's transaction when its reader stops mid-file: the file is recorded as
+    rejected with its line (no cleanup statement may raise over that), and the next file still loads."""
+    shutil.copy(FIXTURES / "visitors" / name, tmp_path / name)
+    shutil.copy(FIXTURES / "visitors" / "sessions_valid.csv", tmp_path / "sessions_valid.csv")
+    os.utime(tmp_path / name, ns=(1, 1))
+    os.utime(tmp_path / "sessions_valid.csv", ns=(2, 2))
+    summary = stage.ingest_source(con, "visitors", tmp_path, VisitorParser())
+    assert sorted((Path(f.path).name, f.status) for f in summary.files) == [(name, "rejected"),
+                                                                             ("sessions_valid.csv", "loaded")]
+    assert con.execute("SELECT error_line, message LIKE ? FROM ingest.file_ledger WHERE status = 'rejected'",
+                       [f"%{words}%"]).fetchall() == [(line, True)]
+    assert rows(con, "SELECT DISTINCT source_file FROM staging.sessions") == [("sessions_valid.csv",)]
+    assert rows(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_visitor%'") == [(0,)]
 
 
 def test_reference_change_restages_everything(con, parse, tmp_path):

@@ -1,13 +1,12 @@
 """Site analytics visitor exports (GA4-style, one row per session).
 
 Files can hold tens of millions of sessions, so this parser is DuckDB SQL over
-the file (streaming, spilling to disk; a CSV file's records come from Polars'
-reader as a stream of Arrow batches) rather than a Python loop. Readable
+the file (streaming, spilling to disk) rather than a Python loop. Readable
 sessions go straight into staging.sessions in the transaction that records the
 file in the ledger, in one pass: a Parquet file's reader numbers its records
-(``file_row_number``), and so does Polars' CSV reader (its row index, in file
-order, while it parses on every core), checked against the file's physical
-lines (``assets/ingest/visitor_lines.py``). Unreadable records go to
+(``file_row_number``), a CSV file's records are numbered by their position and
+the empty lines before them, and checked against the file itself
+(``assets/ingest/visitor_lines.py``). Unreadable records go to
 ``_visitor_quarantine``; the file is read a second time for them only when
 there are some.
 
@@ -28,19 +27,15 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import polars as pl
-import pyarrow as pa
 
 from assets.ingest.common import first_row, RejectedFile, decode, sniff_delimiter
-from assets.ingest.visitor_lines import LineScanner, verify_line_numbers
+from assets.ingest.visitor_lines import LineScanner, renumber_after_blank_lines, verify_line_numbers
 from assets.ingest.contract import EMPTY, EMAIL_MARKER, EMAIL_PATTERN, LOSSY_ID_PATTERN, PHONE_MARKER, PHONE_PATTERN, layout, sql_date
 
 GA4 = layout("ga4_sessions")
-# A CSV record's 0-based index, numbered by Polars' reader (an empty line is a record there too, so
-# index + 2 is the record's physical line); visitor_lines checks it against the file's lines.
-CSV_RECORD = "_record_index"
-CSV_RECORD_SQL = CSV_RECORD  # the record's index as the staging SQL reads it (a test replaces it to disorder it)
-CSV_VIEW = "_visitor_csv"
+# A CSV record's 0-based position in DuckDB's reader: the order a single-table FROM and an empty
+# OVER () keep (DuckDB docs, "Order Preservation"); visitor_lines checks it against the file.
+CSV_RECORD = "row_number() OVER () - 1"
 
 @dataclass
 class VisitorLoad:
@@ -71,11 +66,11 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     to a new temporary table ``_visitor_rows``. Unreadable records go to the
     temporary table ``_visitor_quarantine`` (line_number, column_name, value,
     reason). Either file is read once, straight into ``into``: a Parquet file
-    numbers its records itself (``file_row_number``), a CSV file's records are
-    numbered by Polars' reader (``CSV_RECORD``), checked against sampled physical
-    lines (visitor_lines). The file is read again only when it has unreadable
-    records. Line accounting: readable + quarantined records must equal the
-    file's data lines, and each record is staged once.
+    numbers its records itself (``file_row_number``), a CSV file's numbers are
+    its records' positions (``CSV_RECORD``) shifted past empty lines, checked
+    against sampled physical lines (visitor_lines). The file is read again only
+    when it has unreadable records. Line accounting: readable + quarantined
+    records must equal the file's data lines, and each record is staged once.
     """
     is_parquet = path.suffix.lower() == ".parquet"
     if is_parquet:
@@ -96,7 +91,10 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
             raise RejectedFile(path, 1, None, f"visitor exports must be UTF-8, found {encoding}")
         delimiter = sniff_delimiter(header_text)
         columns = [c.strip().strip('"') for c in header_text.strip("\r\n\ufeff").split(delimiter)]
-        stream = _CsvStream(path, delimiter, len(columns))
+        csv_source = (
+            f"read_csv('{_sql_path(path)}', header=true, all_varchar=true, delim='{delimiter}', quote='\"', "
+            "escape='\"', strict_mode=true, null_padding=false)"
+        )
         records = None
     missing = GA4.missing(columns)
     if missing:
@@ -107,16 +105,16 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     if is_parquet:
         _reject_lossy_parquet_types(path, con, cols)
     release_visitor_tables(con)
-    scanner, stream_or_none = None, None
+    scanner = None
     if is_parquet:
         typed = _typed_sql(source, cols, record)
     else:
-        # One pass from the file to the staged table: Polars parses the records on every core and numbers
-        # them (CSV_RECORD), DuckDB types, attributes and writes them as the batches arrive; the line scan,
-        # in a thread, counts the lines, finds the empty ones and the short records, and samples lines
-        # that check the numbers.
-        scanner, stream_or_none = LineScanner(path, delimiter, stream.width), stream
-        typed = _typed_sql(stream.source(columns, list(cols.values())), cols, CSV_RECORD_SQL)
+        # One pass from the file to the staged table: a record's position in the reader numbers it
+        # (CSV_RECORD); the line scan, in a thread, finds the empty lines and samples lines that check
+        # the numbers. The window keeps this pipeline on one thread, but it writes no intermediate
+        # table: less CPU than copying the cells first (measured), and nothing to spill at 30M sessions.
+        scanner = LineScanner(path)
+        typed = _typed_sql(csv_source, cols, CSV_RECORD)
 
     # Attribution by sql/attribution.sql (session_attribution: the campaign the utm code names,
     # else the campaign whose window holds the date; its period holding the date; the channel
@@ -138,30 +136,20 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     try:
         if into is None:
             into, scope, params = "_visitor_rows", "true", []
-            _open(con, stream_or_none)
             con.execute(f"CREATE TEMP TABLE _visitor_rows AS {rows_sql} LIMIT 0")
         else:
             scope = " AND ".join(f'"{k}" = ?' for k in constants) or "true"
             params = list(constants.values())
         extra = "".join(f', ? AS "{k}"' for k in constants)
-        _open(con, stream_or_none)
         staged = first_row(con.execute(f"INSERT INTO {into} BY NAME SELECT *{extra} FROM ({rows_sql})", params))[0]
-    except (duckdb.Error, OSError, pl.exceptions.PolarsError) as exc:  # Polars' own if its first batch fails
+    except duckdb.Error as exc:
         if scanner is not None:
-            scanner.result()  # a truncated archive or a line that is not UTF-8 is named as such
+            scanner.result()  # a truncated archive is named as such, whatever DuckDB made of it
             located = _locate_csv_problem(path, delimiter, columns)
             if located:
                 raise RejectedFile(path, *located) from exc
-        reason = stream.error if stream_or_none is not None and stream.error else str(exc)
-        raise RejectedFile(path, None, None, f"cannot parse: {reason.splitlines()[0]}") from exc
-    finally:
-        _close(con, stream_or_none)
+        raise RejectedFile(path, None, None, f"cannot parse: {str(exc).splitlines()[0]}") from exc
     scan = scanner.result() if scanner is not None else None
-    if scan is not None and scan.wrong_width is not None:
-        # A short record: the reader filled its missing cells with nulls. Located exactly by a CSV parse.
-        located = _locate_csv_problem(path, delimiter, columns)
-        if located:
-            raise RejectedFile(path, *located)
     data_lines = scan.data_lines if scan is not None else records
     twice = _sessions_in_overlapping_periods(con, into, scope, params)
     if twice:
@@ -179,9 +167,6 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         "WHEN bad_column = 'ga_session_id' THEN 'ga_session_id is not a whole number' "
         "ELSE 'engaged_session is not 0 or 1' END AS reason, lossy "
         f"FROM ({typed}) WHERE bad_column IS NOT NULL"
-        # Empty lines are records of empty cells to the CSV reader, and no records to line accounting.
-        + (f" AND line_number NOT IN ({', '.join(str(b) for b in scan.blank_lines)})"
-           if scan is not None and scan.blank_lines else "")
     )
     if staged == data_lines:
         # Every data line became a staged session: nothing to quarantine, nothing joined.
@@ -190,11 +175,7 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         read_rows = staged
     else:
         # Some records are unreadable (or lines were joined): read the file again for them alone.
-        _open(con, stream_or_none)
-        try:
-            con.execute(f"CREATE TEMP TABLE _visitor_quarantine AS {quarantine}")
-        finally:
-            _close(con, stream_or_none)
+        con.execute(f"CREATE TEMP TABLE _visitor_quarantine AS {quarantine}")
         read_rows = staged + first_row(con.execute("SELECT count(*) FROM _visitor_quarantine"))[0]
     if data_lines is not None and read_rows != data_lines:
         line, column, why = _locate_csv_problem(path, delimiter, columns) or (None, None, "")
@@ -205,6 +186,8 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
             f"line accounting failed: {data_lines} data lines but {read_rows} records "
             f"({why or 'an unterminated quote or embedded newline joined lines'})",
         )
+    if scan is not None:
+        renumber_after_blank_lines(con, [(into, scope, params), ("_visitor_quarantine", "true", [])], scan)
     lossy = first_row(con.execute(
         "SELECT line_number, column_name FROM _visitor_quarantine WHERE lossy ORDER BY line_number LIMIT 1"))
     if lossy:
@@ -225,72 +208,6 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
         first_day=first_day,
         last_day=last_day,
     )
-
-
-class _CsvStream:
-    """A visitor CSV as Polars reads it: every cell text, positional names (c0, c1, ...) and the record index.
-
-    ``_open`` registers a fresh Arrow stream of it on a connection as CSV_VIEW (a stream is read once;
-    each statement over the file opens one). Polars' own error, if it stopped reading, is kept in ``error``.
-    Polars fills a short record's missing cells with nulls: visitor_lines' scan finds such records.
-    """
-
-    def __init__(self, path: Path, delimiter: str, header_cells: int):
-        self.path, self.delimiter, self.error = path, delimiter, ""
-        try:
-            self.width = len(self._scan().collect_schema()) - 1
-        except OSError as exc:  # a gzip archive that ends early, already in its first block
-            raise RejectedFile(path, None, None, f"cannot read compressed file: {exc}") from exc
-        except pl.exceptions.PolarsError as exc:
-            raise RejectedFile(path, 1, None, f"cannot read the header: {str(exc).splitlines()[0]}") from exc
-        if self.width != header_cells:
-            raise RejectedFile(path, 1, None, f"the header has {self.width} cells as CSV but {header_cells} "
-                               "names between delimiters: quote no column name")
-
-    def _scan(self) -> pl.LazyFrame:
-        # Every cell as text (typing is the staging SQL's); a quote doubled inside quotes is a quote.
-        return pl.scan_csv(self.path, separator=self.delimiter, quote_char='"', infer_schema=False,
-                           encoding="utf8", row_index_name=CSV_RECORD,
-                           with_column_names=lambda names: [f"c{i}" for i in range(len(names))])
-
-    def source(self, header: list[str], used: list[str]) -> str:
-        """SQL over the registered stream: the record index and the ``used`` columns under their header names.
-
-        An empty cell, quoted or not, is NULL (as DuckDB's reader gives it): Polars reads a quoted one as ''.
-        """
-        cells = ", ".join(f"NULLIF(c{header.index(name)}, '') AS \"{name}\"" for name in dict.fromkeys(used))
-        return f"(SELECT {CSV_RECORD}, {cells} FROM {CSV_VIEW})"
-
-    def reader(self) -> pa.RecordBatchReader:
-        batches = self._scan().collect_batches()
-        try:
-            first = next(batches).to_arrow()
-        except StopIteration:
-            first = self._scan().head(0).collect().to_arrow()
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            self.error = str(exc)
-            raise
-
-        def rest():
-            yield from first.to_batches()
-            try:
-                for frame in batches:
-                    yield from frame.to_arrow().to_batches()
-            except (OSError, pl.exceptions.PolarsError) as exc:
-                self.error = str(exc)
-                raise
-
-        return pa.RecordBatchReader.from_batches(first.schema, rest())
-
-
-def _open(con: duckdb.DuckDBPyConnection, stream: _CsvStream | None) -> None:
-    if stream is not None:
-        con.register(CSV_VIEW, stream.reader())
-
-
-def _close(con: duckdb.DuckDBPyConnection, stream: _CsvStream | None) -> None:
-    if stream is not None:
-        con.unregister(CSV_VIEW)  # a no-op when _open failed before registering it
 
 
 def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
@@ -402,6 +319,8 @@ def _locate_csv_problem(path: Path, delimiter: str, header: list[str]) -> tuple[
         for cells in reader:
             start, end = previous_end + 1, reader.line_num
             previous_end = end
+            if not cells:
+                continue  # an empty line: no record (DuckDB skips it), not a record of 0 cells
             if end > start:
                 return start, None, f"unterminated quote: the record runs over {end - start + 1} lines"
             if len(cells) != len(header):

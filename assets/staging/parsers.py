@@ -122,6 +122,15 @@ class RowParser:
                     days.min() if days.len() else None, days.max() if days.len() else None)
 
 
+def _transaction_aborted(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a failed statement aborted the connection's transaction (only ROLLBACK is allowed then)."""
+    try:
+        con.execute("SELECT 1")
+    except duckdb.TransactionException:
+        return True
+    return False
+
+
 class VisitorParser:
     """GA4 session exports, parsed by DuckDB straight into the staged table (assets/ingest/visitors.py)."""
 
@@ -133,7 +142,12 @@ class VisitorParser:
             quarantine = con.sql(
                 f"SELECT line_number, column_name, value, reason, '{DECLARED_TYPES_RULE}' AS rule, "
                 "NULL::VARCHAR AS campaign_id FROM _visitor_quarantine ORDER BY line_number").pl()
-        finally:
-            release_visitor_tables(con)
+        except BaseException:
+            # A statement DuckDB refused (a file its reader stopped in) aborted the transaction: the caller's
+            # ROLLBACK drops the temporary tables, and a DROP now would only raise over the file's own error.
+            if not _transaction_aborted(con):
+                release_visitor_tables(con)
+            raise
+        release_visitor_tables(con)
         return Load(load.layout, load.export_key, load.data_lines, load.rows_loaded,
                     quarantine.cast(QUARANTINE_SCHEMA), load.first_day, load.last_day)
