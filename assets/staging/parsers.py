@@ -123,10 +123,13 @@ class RowParser:
 
 
 def _transaction_aborted(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether a failed statement aborted the connection's transaction (only ROLLBACK is allowed then)."""
+    """Whether a failed statement aborted the connection's transaction (only ROLLBACK is allowed then).
+
+    Any refusal counts: a connection that cannot run ``SELECT 1`` cannot run the cleanup either.
+    """
     try:
         con.execute("SELECT 1")
-    except duckdb.TransactionException:
+    except duckdb.Error:
         return True
     return False
 
