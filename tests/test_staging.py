@@ -112,7 +112,17 @@ def test_a_visitor_file_the_reader_stops_in_is_rejected_and_the_others_load(con,
     assert con.execute("SELECT error_line, message LIKE ? FROM ingest.file_ledger WHERE status = 'rejected'",
                        [f"%{words}%"]).fetchall() == [(line, True)]
     assert rows(con, "SELECT DISTINCT source_file FROM staging.sessions") == [("sessions_valid.csv",)]
-    assert rows(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_visitor%'") == [(0,)]
+
+
+def test_an_unterminated_quote_early_in_a_large_visitor_file_is_rejected_at_its_line(con, tmp_path):
+    """Python's csv reader, which locates the problem, gives up on a quoted field over 131,072 characters:
+    a quote that never closes 5,000 lines before the end must still reject the file at its line."""
+    lines = (FIXTURES / "visitors" / "sessions_valid.csv").read_text().splitlines()
+    broken = lines[2].replace(",/jobs,", ',"/jobs,')
+    (tmp_path / "sessions_big_bad.csv").write_text("\n".join([lines[0], lines[1], broken] + [lines[1]] * 5000) + "\n")
+    [outcome] = stage.ingest_source(con, "visitors", tmp_path, VisitorParser()).files
+    assert outcome.status == "rejected" and "unterminated quote" in outcome.message
+    assert rows(con, "SELECT error_line FROM ingest.file_ledger") == [(3,)]
 
 
 def test_reference_change_restages_everything(con, parse, tmp_path):

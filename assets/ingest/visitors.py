@@ -316,15 +316,21 @@ def _locate_csv_problem(path: Path, delimiter: str, header: list[str]) -> tuple[
         reader = csv.reader(fh, delimiter=delimiter)
         next(reader, None)
         previous_end = 1
-        for cells in reader:
-            start, end = previous_end + 1, reader.line_num
-            previous_end = end
-            if not cells:
-                continue  # an empty line: no record (DuckDB skips it), not a record of 0 cells
-            if end > start:
-                return start, None, f"unterminated quote: the record runs over {end - start + 1} lines"
-            if len(cells) != len(header):
-                return start, None, f"{len(cells)} cells where the header has {len(header)}"
+        try:
+            for cells in reader:
+                start, end = previous_end + 1, reader.line_num
+                previous_end = end
+                if not cells:
+                    continue  # an empty line: no record (DuckDB skips it), not a record of 0 cells
+                if end > start:
+                    return start, None, f"unterminated quote: the record runs over {end - start + 1} lines"
+                if len(cells) != len(header):
+                    return start, None, f"{len(cells)} cells where the header has {len(header)}"
+        except csv.Error as exc:  # the record after previous_end; csv's messages quote no cell
+            if "field larger than field limit" in str(exc):  # a quote that never closes takes in the rest
+                return previous_end + 1, None, (f"unterminated quote: the record runs on for more than "
+                                                f"{csv.field_size_limit():,} characters")
+            return previous_end + 1, None, f"unreadable record: {exc}"
     return None
 
 
