@@ -328,7 +328,7 @@ def _locate_csv_problem(path: Path, delimiter: str, header: list[str]) -> tuple[
                     return start, None, f"{len(cells)} cells where the header has {len(header)}"
         except csv.Error as exc:  # the record after previous_end; csv's messages quote no cell
             if "field larger than field limit" in str(exc):  # a quote that never closes takes in the rest
-                return previous_end + 1, None, (f"unterminated quote: the record runs on for more than "
+                return previous_end + 1, None, (f"unterminated quote? a quoted cell runs on for more than "
                                                 f"{csv.field_size_limit():,} characters")
             return previous_end + 1, None, f"unreadable record: {exc}"
     return None
