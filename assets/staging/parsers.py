@@ -122,35 +122,18 @@ class RowParser:
                     days.min() if days.len() else None, days.max() if days.len() else None)
 
 
-def _transaction_aborted(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether a failed statement aborted the connection's transaction (only ROLLBACK is allowed then).
-
-    Any refusal counts: a connection that cannot run ``SELECT 1`` cannot run the cleanup either.
-    """
-    try:
-        con.execute("SELECT 1")
-    except duckdb.Error:
-        return True
-    return False
-
-
 class VisitorParser:
     """GA4 session exports, parsed by DuckDB straight into the staged table (assets/ingest/visitors.py)."""
 
     def stage(self, con: duckdb.DuckDBPyConnection, table: str, facts: FileFacts) -> Load:
-        try:
-            load = parse_visitors(con, facts.path, into=table,
-                                  constants={"layout": GA4.name, "source_file": facts.source_file,
-                                             "file_hash": facts.digest})
-            quarantine = con.sql(
-                f"SELECT line_number, column_name, value, reason, '{DECLARED_TYPES_RULE}' AS rule, "
-                "NULL::VARCHAR AS campaign_id FROM _visitor_quarantine ORDER BY line_number").pl()
-        except BaseException:
-            # A statement DuckDB refused (a file its reader stopped in) aborted the transaction: the caller's
-            # ROLLBACK drops the temporary tables, and a DROP now would only raise over the file's own error.
-            if not _transaction_aborted(con):
-                release_visitor_tables(con)
-            raise
+        load = parse_visitors(con, facts.path, into=table,
+                              constants={"layout": GA4.name, "source_file": facts.source_file,
+                                         "file_hash": facts.digest})
+        quarantine = con.sql(
+            f"SELECT line_number, column_name, value, reason, '{DECLARED_TYPES_RULE}' AS rule, "
+            "NULL::VARCHAR AS campaign_id FROM _visitor_quarantine ORDER BY line_number").pl()
+        # Dropped after success only: a failure is rolled back with them (stage_one's transaction). A file
+        # DuckDB's reader stopped in has aborted that transaction, and a DROP would raise over its error.
         release_visitor_tables(con)
         return Load(load.layout, load.export_key, load.data_lines, load.rows_loaded,
                     quarantine.cast(QUARANTINE_SCHEMA), load.first_day, load.last_day)
