@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,34 @@ def test_the_worker_exits_when_its_parent_dies_without_stopping_it():
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in workers), f"worker(s) {workers} outlived their parent"
+
+
+def test_the_worker_defers_scipy_stats_and_a_rule_that_uses_it_gets_the_same_result():
+    """The worker leaves GX's unused scipy.stats unloaded until a rule needs it; that rule then runs as here."""
+    import pandas as pd
+
+    from assets.quality import gx_runner
+
+    values = ["a"] * 8 + ["b"] * 2
+    rule = [("ExpectColumnKLDivergenceToBeLessThan",
+             {"column": "channel", "partition_object": {"values": ["a", "b"], "weights": [0.5, 0.5]},
+              "threshold": 0.1})]
+    script = (
+        "import json, pandas as pd\nfrom assets.quality import gx_runner\ngx_runner.start()\n"
+        "loaded = lambda: gx_runner._POOL.submit(eval, \"'scipy.stats._stats_py' in __import__('sys').modules\").result()\n"
+        "gx_runner._POOL.submit(int).result()\nbefore = loaded()\n"
+        f"r = gx_runner.run(pd.DataFrame({{'channel': {values!r}}}), {rule!r})[0]\n"
+        "print(json.dumps({'before': before, 'after': loaded(), 'success': r.success, 'result': r.result}))\n"
+        "gx_runner.stop()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr
+    worker = json.loads(done.stdout.splitlines()[-1])
+    assert worker["before"] is False, "scipy.stats was loaded in the worker before any rule used it"
+    assert worker["after"] is True
+    here = gx_runner.validate_frame(pd.DataFrame({"channel": values}), rule)[0]
+    assert here.success is False and here.result["observed_value"] > 0.1
+    assert (worker["success"], worker["result"]) == (here.success, here.result)
 
 
 def test_verdicts_first_give_what_one_full_validation_gives():
