@@ -13,6 +13,11 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+# DuckDB's buffer pool for the pipeline's writing connections; beyond it DuckDB spills to disk
+# (next to the warehouse). Its default, 80% of RAM, let a night at 10M sessions hold 2.8 GiB.
+# TALENT_DUCKDB_MEMORY_LIMIT overrides it (pipelines/settings.py).
+DEFAULT_MEMORY_LIMIT = "1500MB"
+
 
 @dataclass(frozen=True)
 class Settings:

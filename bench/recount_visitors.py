@@ -6,7 +6,7 @@ Builds a warehouse once (staging.sessions from sql/warehouse.sql, filled with sy
 sessions in DuckDB: 3 campaigns, 3 periods each and sessions outside every period, 8
 channels, 5% unattributed), then measures each recount ``--repeat`` times, alternating,
 each in a fresh subprocess under bench/measure.py (wall time, peak RSS), with the
-pipeline's DuckDB memory limit (assets/staging/warehouse.py DEFAULT_MEMORY_LIMIT):
+pipeline's DuckDB memory limit (assets/settings.py DEFAULT_MEMORY_LIMIT):
 
 - ``plain``: assets/quality/recount.py ``staged_visitor_scopes`` (full), count(DISTINCT
   user_pseudo_id) with GROUPING SETS over the staged sessions;
@@ -121,11 +121,10 @@ def one(path: Path, method: str, out: Path) -> None:
     import pandas  # noqa: F401 - imports are not the recount's time
 
     from assets.quality.recount import staged_visitor_scopes
+    from assets.settings import DEFAULT_MEMORY_LIMIT
 
-    from assets.staging import warehouse
-
-    # The pipeline's own buffer pool limit (assets/staging/warehouse.py): the recount runs inside it.
-    con = duckdb.connect(str(path), read_only=True, config={"memory_limit": warehouse.DEFAULT_MEMORY_LIMIT})
+    # The pipeline's own buffer pool limit (assets/settings.py): the recount runs inside it.
+    con = duckdb.connect(str(path), read_only=True, config={"memory_limit": DEFAULT_MEMORY_LIMIT})
     started = time.perf_counter()
     recounted = None
     if method in ("plain", "night"):

@@ -130,11 +130,26 @@ def withdraw(export: str, reason: str) -> int:
 
 
 def run(full: bool = False) -> int:
+    from assets.quality import gx_runner
+
+    # The Great Expectations worker imports GX on the other core while this process decides
+    # whether there is anything to do, imports Dagster and the definitions and loads the exports:
+    # GX's import is the longest of these, so it starts first and the checks find it ready.
+    gx_runner.start()
+    try:
+        return _run(full)
+    finally:
+        gx_runner.stop(finish=False)  # a night skipped (or an error before the run): GX's import is not waited for
+
+
+def _run(full: bool) -> int:
+    from assets.quality import gx_runner
+
     settings = from_env()
     with writer_lock(settings.warehouse_dir):
         if not full:
-            # Decided before Dagster or Great Expectations is imported: a night with nothing new
-            # costs the interpreter, duckdb and a listing of the landing folders (assets/staging/noop.py).
+            # Decided before Dagster is imported or GX is waited for: a night with nothing new costs
+            # the interpreter, duckdb and a listing of the landing folders (assets/staging/noop.py).
             from assets.staging.noop import nothing_new
 
             verdict = nothing_new(settings)
@@ -142,11 +157,6 @@ def run(full: bool = False) -> int:
                 print(f"not running: {verdict.reason}")
                 print("(talent-pipeline run --full runs anyway and rebuilds everything)")
                 return 0
-        from assets.quality import gx_runner
-
-        # The Great Expectations worker imports GX on the other core while this process imports
-        # Dagster and the definitions and loads the exports; the checks then find it ready.
-        gx_runner.start()
         default_dagster_home()
         import dagster as dg
 
@@ -161,7 +171,7 @@ def run(full: bool = False) -> int:
             with dg.DagsterInstance.get() as instance:
                 result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
         finally:
-            gx_runner.stop()
+            gx_runner.stop()  # the run's worker leaves as it should, validations done
         elapsed = time.monotonic() - started
         return print_summary(result, settings, elapsed)
 

@@ -12,8 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from assets.settings import Settings
-from assets.staging.warehouse import DEFAULT_MEMORY_LIMIT
+from assets.settings import DEFAULT_MEMORY_LIMIT, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_PII_KEY = "development-only-talent-pii-key"

@@ -31,6 +31,27 @@ def test_the_worker_exits_when_its_parent_dies_without_stopping_it():
     assert not any(_alive(p) for p in workers), f"worker(s) {workers} outlived their parent"
 
 
+def test_a_worker_told_not_to_finish_leaves_in_the_middle_of_its_task():
+    """stop(finish=False), for a night with nothing to do: the worker does not finish GX's import (here a
+    long task) first; it is gone, and its task broken off, when stop returns."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import pytest
+
+    from assets.quality import gx_runner
+
+    gx_runner.start()
+    pool = gx_runner._POOL
+    long_task = pool.submit(time.sleep, 60)
+    while not pool._processes:
+        time.sleep(0.05)
+    workers = list(pool._processes)
+    gx_runner.stop(finish=False)
+    assert gx_runner._POOL is None and not any(_alive(p) for p in workers)
+    with pytest.raises(BrokenProcessPool):
+        long_task.result(timeout=0)
+
+
 def test_the_worker_defers_scipy_stats_and_a_rule_that_uses_it_gets_the_same_result():
     """The worker leaves GX's unused scipy.stats unloaded until a rule needs it; that rule then runs as here."""
     import pandas as pd

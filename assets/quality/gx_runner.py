@@ -19,6 +19,7 @@ import gc
 import importlib.util
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import sys
 import threading
@@ -55,6 +56,8 @@ _LOCK = threading.Lock()
 _IN_PROCESS = threading.Lock()
 _GX: tuple | None = None
 _POOL: ProcessPoolExecutor | None = None
+# This process's end of a pipe to the worker: closing it, or this process ending, makes the worker leave.
+_LEAVE: multiprocessing.connection.Connection | None = None
 # A check that waits longer than this on the worker fails (closed) instead of hanging the night.
 WORKER_TIMEOUT_S = 3600
 # Imported by GX at its own import for its distribution expectations (KS tests, KL divergence), which
@@ -128,8 +131,9 @@ def defer_imports(names: tuple[str, ...] = DEFERRED_IMPORTS) -> None:
             setattr(sys.modules[parent], child, module)
 
 
-def _worker_init() -> None:
-    """In the worker: leave when the process that spawned it is gone (killed, OOM, os._exit), and leave fast.
+def _worker_init(leave: multiprocessing.connection.Connection) -> None:
+    """In the worker: leave at once when the process that spawned it closes ``leave``'s other end or is
+    gone (killed, OOM, os._exit: the kernel closes it then), and otherwise leave fast.
 
     With GX imported, the interpreter's last garbage collections at exit walk millions of objects
     only to free memory the OS takes back anyway: 0.7-0.9 s that ``stop()`` would wait for.
@@ -140,10 +144,8 @@ def _worker_init() -> None:
     atexit.register(gc.freeze)
 
     def watch() -> None:
-        parent = multiprocessing.parent_process()
-        if parent is not None:
-            parent.join()
-            os._exit(0)
+        multiprocessing.connection.wait([leave])  # ready at end of file: no writer left
+        os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
@@ -220,27 +222,40 @@ def _validate(gx, batch, expectations, result_format: dict) -> list:
 
 def start() -> None:
     """Spawns the worker and has it import GX now (idempotent; a failure leaves validation in-process)."""
-    global _POOL
+    global _POOL, _LEAVE
     with _LOCK:
         if _POOL is not None:
             return
+        reader, _LEAVE = multiprocessing.Pipe(duplex=False)
         try:
             # spawn, not fork: the parent holds DuckDB and Dagster threads that a fork would copy mid-flight.
             _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_worker_init)
-            _POOL.submit(warm_up)
+                                        initializer=_worker_init, initargs=(reader,))
+            _POOL.submit(warm_up)  # spawns the worker, which now holds its own copy of ``reader``
         except Exception:  # noqa: BLE001 - validation then runs in this process, just slower to start
             log.warning("could not start the Great Expectations worker; validating in-process", exc_info=True)
             _POOL = None
+            _LEAVE.close()
+            _LEAVE = None
+        finally:
+            reader.close()
 
 
-def stop() -> None:
-    """Ends the worker (a finished run calls this; at exit, concurrent.futures would too)."""
-    global _POOL
+def stop(finish: bool = True) -> None:
+    """Ends the worker (a finished run calls this; at exit, concurrent.futures would too).
+
+    ``finish=False`` (a night that turns out to have nothing to do) does not let the worker finish
+    what it is doing (GX's import): it leaves at once, wherever it is.
+    """
+    global _POOL, _LEAVE
     with _LOCK:
         pool, _POOL = _POOL, None
+        leave, _LEAVE = _LEAVE, None
     if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if not finish:
+            leave.close()
+        pool.shutdown(wait=True, cancel_futures=True)  # the pool's queues are released before this returns
+        leave.close()
 
 
 def run(frame: pd.DataFrame, expectations: list[tuple[str, dict]], complete: bool = False) -> list[Result | str]:

@@ -12,12 +12,7 @@ import polars as pl
 
 from assets.ddl import SQL_DIR
 from assets.ingest.reference import create_attribution_macros
-
-
-# DuckDB's buffer pool for the pipeline's writing connections; beyond it DuckDB spills to disk
-# (next to the warehouse). Its default, 80% of RAM, let a night at 10M sessions hold 2.8 GiB.
-# TALENT_DUCKDB_MEMORY_LIMIT overrides it (pipelines/settings.py).
-DEFAULT_MEMORY_LIMIT = "1500MB"
+from assets.settings import DEFAULT_MEMORY_LIMIT
 
 
 def connect(path: Path, read_only: bool = False, attempts: int = 20,
