@@ -140,14 +140,13 @@ def _worker_init(leave: multiprocessing.connection.Connection) -> None:
     ``gc.freeze()`` at exit skips those walks; atexit handlers and module teardown still run.
     GX's import is what the first check waits for, so what it imports unused is deferred.
     """
-    defer_imports()
-    atexit.register(gc.freeze)
-
     def watch() -> None:
         multiprocessing.connection.wait([leave])  # ready at end of file: no writer left
         os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    atexit.register(gc.freeze)
+    defer_imports()
 
 
 def _exception_info(info: dict | None) -> dict:
