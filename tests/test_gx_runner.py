@@ -43,7 +43,7 @@ def test_a_worker_told_not_to_finish_leaves_in_the_middle_of_its_task():
     gx_runner.start()
     pool = gx_runner._POOL
     long_task = pool.submit(time.sleep, 60)
-    while not pool._processes:
+    while not (pool._processes and long_task.running()):  # handed to the worker: no longer cancellable
         time.sleep(0.05)
     workers = list(pool._processes)
     gx_runner.stop(finish=False)
