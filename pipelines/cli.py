@@ -11,6 +11,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from assets.settings import Settings
 from pipelines.settings import default_dagster_home, from_env
 
 
@@ -132,48 +133,50 @@ def withdraw(export: str, reason: str) -> int:
 def run(full: bool = False) -> int:
     from assets.quality import gx_runner
 
-    # The Great Expectations worker imports GX on the other core while this process decides
-    # whether there is anything to do, imports Dagster and the definitions and loads the exports:
-    # GX's import is the longest of these, so it starts first and the checks find it ready.
-    gx_runner.start()
-    try:
-        return _run(full)
-    finally:
-        gx_runner.stop(finish=False)  # a night skipped (or an error before the run): GX's import is not waited for
-
-
-def _run(full: bool) -> int:
-    from assets.quality import gx_runner
-
     settings = from_env()
     with writer_lock(settings.warehouse_dir):
-        if not full:
-            # Decided before Dagster is imported or GX is waited for: a night with nothing new costs
-            # the interpreter, duckdb and a listing of the landing folders (assets/staging/noop.py).
-            from assets.staging.noop import nothing_new
-
-            verdict = nothing_new(settings)
-            if verdict.skip:
-                print(f"not running: {verdict.reason}")
-                print("(talent-pipeline run --full runs anyway and rebuilds everything)")
-                return 0
-        default_dagster_home()
-        import dagster as dg
-
-        from assets.wrappers import FULL_TAG
-        from pipelines.definitions import defs
-        from pipelines.jobs import NIGHTLY_JOB
-
-        started = time.monotonic()
-        job = defs().resolve_job_def(NIGHTLY_JOB)
-        tags = {FULL_TAG: "true"} if full else {}
+        # The Great Expectations worker imports GX on the other core while this process decides
+        # whether there is anything to do, imports Dagster and the definitions and loads the exports:
+        # GX's import is the longest of these, so it starts first and the checks find it ready.
+        # (After the lock: a run waiting for another one holds no worker meanwhile.)
+        gx_runner.start()
         try:
-            with dg.DagsterInstance.get() as instance:
-                result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+            return _run(settings, full)
         finally:
-            gx_runner.stop()  # the run's worker leaves as it should, validations done
-        elapsed = time.monotonic() - started
-        return print_summary(result, settings, elapsed)
+            gx_runner.stop(finish=False)  # a night skipped (or an error before the run): GX's import is not waited for
+
+
+def _run(settings: Settings, full: bool) -> int:
+    """The night itself, in the writer lock, with the GX worker started."""
+    from assets.quality import gx_runner
+
+    if not full:
+        # Decided before Dagster is imported or GX is waited for: a night with nothing new costs
+        # the interpreter, duckdb and a listing of the landing folders (assets/staging/noop.py).
+        from assets.staging.noop import nothing_new
+
+        verdict = nothing_new(settings)
+        if verdict.skip:
+            print(f"not running: {verdict.reason}")
+            print("(talent-pipeline run --full runs anyway and rebuilds everything)")
+            return 0
+    default_dagster_home()
+    import dagster as dg
+
+    from assets.wrappers import FULL_TAG
+    from pipelines.definitions import defs
+    from pipelines.jobs import NIGHTLY_JOB
+
+    started = time.monotonic()
+    job = defs().resolve_job_def(NIGHTLY_JOB)
+    tags = {FULL_TAG: "true"} if full else {}
+    try:
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+    finally:
+        gx_runner.stop()  # the run's worker leaves as it should, validations done
+    elapsed = time.monotonic() - started
+    return print_summary(result, settings, elapsed)
 
 
 @contextmanager

@@ -51,6 +51,16 @@ def test_a_night_with_nothing_new_imports_neither_dagster_nor_great_expectations
     assert out.stdout.splitlines()[-1] == "0 False False", out.stdout + out.stderr
 
 
+def test_a_night_with_nothing_new_does_not_wait_for_the_worker_it_started(published_run):
+    """The GX worker is started before the skip check; a skipped night tells it to leave mid-import."""
+    env, _ = published_run
+    probe = ("from assets.quality import gx_runner\ncalls, stop = [], gx_runner.stop\n"
+             "gx_runner.stop = lambda finish=True: (calls.append(finish), stop(finish))\n"
+             "from pipelines.cli import main\ncode = main(['run'])\nprint(code, calls, gx_runner._POOL is None)\n")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines()[-1] == "0 [False] True", out.stdout + out.stderr
+
+
 def test_the_schedule_skips_with_its_reason_and_runs_when_a_file_changes(published_run, monkeypatch):
     import os
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -46,7 +47,10 @@ def test_a_worker_told_not_to_finish_leaves_in_the_middle_of_its_task():
     while not (pool._processes and long_task.running()):  # handed to the worker: no longer cancellable
         time.sleep(0.05)
     workers = list(pool._processes)
-    gx_runner.stop(finish=False)
+    stopping = threading.Thread(target=gx_runner.stop, kwargs={"finish": False}, daemon=True)
+    stopping.start()
+    stopping.join(timeout=30)  # a stop that waited for the task would take 60 s
+    assert not stopping.is_alive(), "stop(finish=False) waited for the worker's task"
     assert gx_runner._POOL is None and not any(_alive(p) for p in workers)
     with pytest.raises(BrokenProcessPool):
         long_task.result(timeout=0)
@@ -78,6 +82,17 @@ def test_the_worker_defers_scipy_stats_and_a_rule_that_uses_it_gets_the_same_res
     here = gx_runner.validate_frame(pd.DataFrame({"channel": values}), rule)[0]
     assert here.success is False and here.result["observed_value"] > 0.1
     assert (worker["success"], worker["result"]) == (here.success, here.result)
+
+
+def test_a_deferred_module_imported_through_a_submodule_first_runs_once():
+    """The stand-in is not in sys.modules: importing a submodule first loads scipy.stats once, as usual."""
+    script = ("from assets.quality import gx_runner\ngx_runner.defer_imports()\nimport sys\n"
+              "from scipy import stats\nbefore = 'scipy.stats' in sys.modules\n"
+              "import scipy.stats._continuous_distns as distns\n"
+              "print(before, isinstance(stats.norm, distns.norm_gen), sys.modules['scipy'].stats is sys.modules['scipy.stats'])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr
 
 
 def test_verdicts_first_give_what_one_full_validation_gives():

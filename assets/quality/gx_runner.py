@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import importlib
 import importlib.util
 import logging
 import multiprocessing
@@ -23,6 +24,7 @@ import multiprocessing.connection
 import os
 import sys
 import threading
+import types
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -109,26 +111,35 @@ def warm_up() -> None:
     _gx_parts()
 
 
-def defer_imports(names: tuple[str, ...] = DEFERRED_IMPORTS) -> None:
-    """Makes each module in ``names`` load on its first attribute access (the standard library's LazyLoader).
+class _Deferred(types.ModuleType):
+    """A submodule's stand-in as its package's attribute: its first attribute lookup imports the real one."""
 
-    Importing it, ``from scipy import stats`` included, then costs nothing; code that uses it loads it
-    then, whole. Only for a process with one thread that imports (the worker): Python 3.11's LazyLoader
-    has no lock. A module already imported, or not installed, is left as it is.
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def defer_imports(names: tuple[str, ...] = DEFERRED_IMPORTS) -> None:
+    """Makes ``from package import module`` cost nothing, for each dotted name in ``names``, until it is used.
+
+    The package's attribute becomes a stand-in whose first attribute lookup imports the real module
+    through the import system (once; the package's attribute is then the real module). The stand-in is
+    not in sys.modules, so ``import package.module``, or a submodule of it, loads the real one as usual.
+    (The standard library's LazyLoader puts its module there, and a submodule imported before that
+    module is used then runs twice, the review found.) A module already imported, or not installed,
+    is left as it is.
     """
     for name in names:
-        if name in sys.modules:
+        package, _, child = name.rpartition(".")
+        if not package or name in sys.modules:
             continue
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
+        try:
+            if importlib.util.find_spec(name) is None:  # imports the package, not the module
+                continue
+        except ImportError:
             continue
-        spec.loader = importlib.util.LazyLoader(spec.loader)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        parent, _, child = name.rpartition(".")
-        if parent:
-            setattr(sys.modules[parent], child, module)
+        namespace = vars(sys.modules[package])  # not hasattr: scipy's own __getattr__ imports its submodules
+        if child not in namespace:
+            namespace[child] = _Deferred(name)
 
 
 def _worker_init(leave: multiprocessing.connection.Connection) -> None:
@@ -225,26 +236,32 @@ def start() -> None:
     with _LOCK:
         if _POOL is not None:
             return
-        reader, _LEAVE = multiprocessing.Pipe(duplex=False)
+        reader = None
         try:
+            reader, _LEAVE = multiprocessing.Pipe(duplex=False)
             # spawn, not fork: the parent holds DuckDB and Dagster threads that a fork would copy mid-flight.
             _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_worker_init, initargs=(reader,))
-            _POOL.submit(warm_up)  # spawns the worker, which now holds its own copy of ``reader``
+            # The first submit spawns the worker (there is only ever one: a broken pool is not refilled),
+            # which then holds its own copy of ``reader``; this process keeps only the writing end.
+            _POOL.submit(warm_up)
         except Exception:  # noqa: BLE001 - validation then runs in this process, just slower to start
             log.warning("could not start the Great Expectations worker; validating in-process", exc_info=True)
             _POOL = None
-            _LEAVE.close()
-            _LEAVE = None
+            if _LEAVE is not None:
+                _LEAVE.close()
+                _LEAVE = None
         finally:
-            reader.close()
+            if reader is not None:
+                reader.close()
 
 
 def stop(finish: bool = True) -> None:
     """Ends the worker (a finished run calls this; at exit, concurrent.futures would too).
 
     ``finish=False`` (a night that turns out to have nothing to do) does not let the worker finish
-    what it is doing (GX's import): it leaves at once, wherever it is.
+    what it is doing (GX's import): it leaves as soon as its watcher thread runs, within milliseconds
+    during an import (a C call that held the GIL for seconds would delay it that long).
     """
     global _POOL, _LEAVE
     with _LOCK:
