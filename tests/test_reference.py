@@ -56,10 +56,11 @@ def test_a_channel_rule_edit_or_an_attribution_change_restages(folder):
     """Staged rows carry channels: editing channel_rules.csv (reference data) or sql/attribution.sql
     (part of STAGING_RULES_VERSION) changes the digest whose change re-stages every export."""
     from assets.ingest.reference import attribution_fingerprint
-    from assets.staging import noop, restage
+    from assets.staging import noop
+    from assets.staging.rules_version import STAGING_RULES_VERSION
 
-    assert restage.STAGING_RULES_VERSION.endswith(attribution_fingerprint())
-    before = noop.reference_digest(folder, "key", restage.STAGING_RULES_VERSION)
+    assert STAGING_RULES_VERSION.endswith(attribution_fingerprint())
+    before = noop.reference_digest(folder, "key", STAGING_RULES_VERSION)
     path = folder / "channel_rules.csv"
     path.write_text(path.read_text().replace("linkedin|lnkd", "linkedin|lnkd|xing"))
-    assert noop.reference_digest(folder, "key", restage.STAGING_RULES_VERSION) != before
+    assert noop.reference_digest(folder, "key", STAGING_RULES_VERSION) != before

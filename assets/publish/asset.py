@@ -9,7 +9,8 @@ import dagster as dg
 from assets.ingest.common import first_row
 from assets.marts.asset import MART_SPECS
 from assets.publish import database, history
-from assets.staging import noop, restage
+from assets.staging import noop
+from assets.staging.rules_version import STAGING_RULES_VERSION
 from assets.wrappers import OWNERS, STORE, settings_of, warehouse
 
 
@@ -58,7 +59,7 @@ def published_database(context: dg.AssetExecutionContext) -> dg.MaterializeResul
                 "rows_staged": facts[1],
                 "rows_quarantined": facts[2],
                 "pii_key_fingerprint": settings.key_fingerprint(),
-                "staging_rules_version": restage.STAGING_RULES_VERSION,
+                "staging_rules_version": STAGING_RULES_VERSION,
             },
         )
         problems = database.audit_candidate(candidate, con)

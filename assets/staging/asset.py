@@ -15,6 +15,7 @@ from assets.marts import provenance
 from assets.quality import gx_runner
 from assets.settings import Settings
 from assets.staging import ledger, noop, restage, stage
+from assets.staging.rules_version import STAGING_RULES_VERSION
 from assets.staging.parsers import STAGED_TABLE, RowParser, VisitorParser
 from assets.staging.warehouse import load_reference
 from assets.wrappers import OWNERS, STORE, preview, settings_of, table_metadata, warehouse
@@ -35,14 +36,14 @@ def reference_data(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     channel rules; and the attribution macros over them (sql/attribution.sql).
 
     Grain: one row per campaign / campaign period / organisation / target / currency / channel rule.
-    Changing any of them (or the PII key, or restage.STAGING_RULES_VERSION)
+    Changing any of them (or the PII key, or rules_version.STAGING_RULES_VERSION)
     re-stages every export, since staged rows carry attribution computed from them.
     """
     gx_runner.start()  # the first run step: GX's import, in its worker, overlaps the loads
     settings = settings_of(context)
     folder = settings.raw_dir / "reference"
     with warehouse(settings, context) as con:
-        reference = noop.reference_digest(folder, settings.key_fingerprint(), restage.STAGING_RULES_VERSION)
+        reference = noop.reference_digest(folder, settings.key_fingerprint(), STAGING_RULES_VERSION)
         # Before any landing folder is listed: a file landing during this run makes the next night run.
         noop.record_run_start(con, context.run.run_id, noop.inputs_fingerprint(settings.raw_dir, reference))
         frames = read_reference(folder)

@@ -67,7 +67,7 @@ def inputs_fingerprint(raw_dir: Path, reference: str) -> str:
 
 
 def current_fingerprint(settings) -> str:
-    from assets.staging.restage import STAGING_RULES_VERSION
+    from assets.staging.rules_version import STAGING_RULES_VERSION
 
     reference = reference_digest(settings.raw_dir / "reference", settings.key_fingerprint(), STAGING_RULES_VERSION)
     return inputs_fingerprint(settings.raw_dir, reference)

@@ -12,21 +12,10 @@ from pathlib import Path
 import duckdb
 
 from assets.ingest.common import file_sha256, first_row
-from assets.ingest.contract import contract_fingerprint
-from assets.ingest.reference import attribution_fingerprint
-from assets.staging.warehouse import transaction
 from assets.staging.parsers import STAGED_TABLE
+from assets.staging.warehouse import transaction
 
 log = logging.getLogger(__name__)
-
-
-# Bumped when parsing or attribution rules change how existing exports are staged (the ledger
-# key, line accounting): the next run re-stages everything once, like a reference change.
-# 2: visitor export keys include the file name; empty lines are not data lines.
-# 3: declared contracts (strict types, scrubbed free text), quarantine rules, row problems contained.
-# 4: attribution in SQL (sql/attribution.sql), channel rules as reference data, applications' period.
-# The contract's and the attribution SQL's fingerprints are part of it: editing either re-stages once.
-STAGING_RULES_VERSION = "4:" + contract_fingerprint() + ":" + attribution_fingerprint()
 
 
 def reset_if_inputs_changed(con: duckdb.DuckDBPyConnection, version: str) -> bool:
