@@ -15,8 +15,8 @@ from assets.marts import provenance
 from assets.quality import gx_runner
 from assets.settings import Settings
 from assets.staging import ledger, noop, restage, stage
-from assets.staging.rules_version import STAGING_RULES_VERSION
 from assets.staging.parsers import STAGED_TABLE, RowParser, VisitorParser
+from assets.staging.rules_version import STAGING_RULES_VERSION
 from assets.staging.warehouse import load_reference
 from assets.wrappers import OWNERS, STORE, preview, settings_of, table_metadata, warehouse
 
