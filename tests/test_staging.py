@@ -114,6 +114,26 @@ def test_a_visitor_file_the_reader_stops_in_is_rejected_and_the_others_load(con,
     assert rows(con, "SELECT DISTINCT source_file FROM staging.sessions") == [("sessions_valid.csv",)]
 
 
+def test_a_failing_quarantine_insert_fails_with_its_own_error(con, tmp_path):
+    """Only a bug can make it fail (a quarantine row without its reason); the step then fails with the
+    constraint DuckDB names, not with the aborted transaction's "please ROLLBACK" from a cleanup."""
+    import duckdb
+    import polars as pl
+
+    from assets.staging.parsers import QUARANTINE_SCHEMA, FileFacts, Load
+
+    class NoReason:
+        def stage(self, con, table, facts):
+            row = {"line_number": 2, "column_name": "x", "value": "y", "reason": None, "rule": "r", "campaign_id": None}
+            return Load("bug", "bug|key", 1, 0, pl.DataFrame([row], schema=QUARANTINE_SCHEMA))
+
+    path = tmp_path / "reach.csv"
+    path.write_text("a\n1\n")
+    with pytest.raises(duckdb.ConstraintException, match="reason"):
+        stage.stage_one(con, "reach", NoReason(), FileFacts(path, "digest"), "run")
+    assert rows(con, "SELECT count(*) FROM staging.quarantine") == [(0,)]
+
+
 def test_an_unterminated_quote_early_in_a_large_visitor_file_is_rejected_at_its_line(con, tmp_path):
     """Python's csv reader, which locates the problem, gives up on a quoted field over 131,072 characters:
     a quote that never closes 5,000 lines before the end must still reject the file at its line."""

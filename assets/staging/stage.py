@@ -93,14 +93,14 @@ def stage_one(con, source: str, parser: Parser, facts: FileFacts, run_id: str | 
                     [digest, path.name, old],
                 )
             con.register("_load_quarantine", load.quarantine.to_arrow())
-            try:
-                con.execute(
-                    "INSERT INTO staging.quarantine BY NAME SELECT ? AS source, ? AS source_file, ? AS file_hash, "
-                    "line_number, column_name, value, reason, rule, campaign_id, ? AS run_id FROM _load_quarantine",
-                    [source, facts.source_file, digest, run_id],
-                )
-            finally:
-                con.unregister("_load_quarantine")
+            con.execute(
+                "INSERT INTO staging.quarantine BY NAME SELECT ? AS source, ? AS source_file, ? AS file_hash, "
+                "line_number, column_name, value, reason, rule, campaign_id, ? AS run_id FROM _load_quarantine",
+                [source, facts.source_file, digest, run_id],
+            )
+            # After success only: a failed insert aborts the transaction, where unregistering would raise
+            # "transaction is aborted" over the insert's own error (the next file registers the name again).
+            con.unregister("_load_quarantine")
             ledger_insert(con, file_hash=digest, source=source, layout=load.layout, export_key=export_key,
                           path=str(path), size_bytes=size, data_lines=load.data_lines, rows_loaded=loaded,
                           rows_quarantined=quarantined, status="loaded",
