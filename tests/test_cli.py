@@ -43,14 +43,20 @@ def test_second_run_reads_nothing_new_and_exits_0(published_run):
     assert "succeeded" in forced.stdout and "none new" in forced.stdout
 
 
+def _run_in_probe(env, probe: str) -> tuple[str, str]:
+    """``probe`` (Python that runs `run` and prints) in a fresh interpreter: its last line, and all it wrote."""
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    return (out.stdout.splitlines() or [""])[-1], out.stdout + out.stderr
+
+
 def test_a_night_with_nothing_new_imports_neither_dagster_nor_great_expectations(published_run):
     """Nor a parser: the staging rules' version it compares comes from a module that imports none."""
     env, _ = published_run
     probe = ("import sys; from pipelines.cli import main; code = main(['run']); "
              "print(code, 'dagster' in sys.modules, 'great_expectations' in sys.modules, "
              "'assets.staging.parsers' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
-    assert out.stdout.splitlines()[-1] == "0 False False False", out.stdout + out.stderr
+    last, output = _run_in_probe(env, probe)
+    assert last == "0 False False False", output
 
 
 def test_a_night_with_nothing_new_does_not_wait_for_the_worker_it_started(published_run):
@@ -59,8 +65,8 @@ def test_a_night_with_nothing_new_does_not_wait_for_the_worker_it_started(publis
     probe = ("from assets.quality import gx_runner\ncalls, stop = [], gx_runner.stop\n"
              "gx_runner.stop = lambda finish=True: (calls.append(finish), stop(finish))\n"
              "from pipelines.cli import main\ncode = main(['run'])\nprint(code, calls, gx_runner._POOL is None)\n")
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
-    assert out.stdout.splitlines()[-1] == "0 [False] True", out.stdout + out.stderr
+    last, output = _run_in_probe(env, probe)
+    assert last == "0 [False] True", output
 
 
 def test_the_schedule_skips_with_its_reason_and_runs_when_a_file_changes(published_run, monkeypatch):
