@@ -278,6 +278,39 @@ def test_every_chart_has_a_stable_id(built):
         assert f'id="{div_id}"' in page, div_id
 
 
+def _chart_layouts(page: str) -> dict[str, dict]:
+    """The layout of each chart a page draws (``Plotly.newPlot(id, data, layout, config)``), by div id."""
+    decoder, layouts = json.JSONDecoder(), {}
+    for call in re.finditer(r"Plotly\.newPlot\(\s*", page):
+        values, at = [], call.end()
+        for _ in range(3):  # the id, the data, the layout
+            value, at = decoder.raw_decode(page, at)
+            values.append(value)
+            at = re.compile(r"\s*,\s*").match(page, at).end()
+        layouts[values[0]] = values[2]
+    return layouts
+
+
+def test_every_chart_is_drawn_in_the_report_template_and_the_default_is_restored(built):
+    """The charts leave their template to report_template (cheaper than one per figure): each chart
+    written still carries the whole template, and Plotly's default is as it was after the build."""
+    import plotly.io as pio
+    from plotly.utils import PlotlyJSONEncoder
+
+    from assets.report.charts.layout import TEMPLATE
+
+    summary, _ = built
+    assert pio.templates.default != TEMPLATE
+    expected = json.loads(json.dumps(pio.templates[TEMPLATE].to_plotly_json(), cls=PlotlyJSONEncoder))
+    pages_with_charts = [info for info in summary["campaigns"].values() if info["charts"]]
+    assert pages_with_charts
+    for info in pages_with_charts:
+        layouts = _chart_layouts(Path(info["html"]).read_text(encoding="utf-8"))
+        assert sorted(layouts) == sorted(info["charts"])
+        for chart, layout in layouts.items():
+            assert layout["template"] == expected, chart
+
+
 def test_campaign_without_exports_says_so_and_shows_its_facts(built):
     summary, reports = built
     page = (reports / f"{MVWC}.html").read_text()

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from assets.report.charts import campaign_figures
+from assets.report.charts.layout import report_template
 from assets.report.data import campaigns_from_tables, dictionary_entries, read_published
 from assets.report.labels import CHART_IDS, vs_target
 from assets.report.pages import HEADLINE_KPIS, campaign_html, dictionary_html, headline, index_html
@@ -39,6 +40,11 @@ def build_reports(published_path: Path, reports_dir: Path, png: bool = True, bro
     ``<campaign_id>/<chart>.png`` per chart; a PNG failure is reported in
     ``summary["png"]``, never raised. Returns a summary of what was written.
     """
+    with report_template():  # the charts' template, applied when they are written
+        return _build_reports(published_path, reports_dir, png, browser_path)
+
+
+def _build_reports(published_path: Path, reports_dir: Path, png: bool, browser_path: str) -> dict:
     started = time.monotonic()
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
