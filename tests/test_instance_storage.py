@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -79,6 +81,17 @@ def test_the_instance_stores_runs_where_dagster_does_and_another_instance_reads_
         checks = plain.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey("second"), "second_is_two"), limit=1)
         assert checks and checks[0].status.value == "SUCCEEDED"
+
+
+def test_the_ui_the_daemon_and_their_run_workers_load_the_same_storage(home, tmp_path):
+    # A run launched by the daemon rebuilds the instance from its ref in a new process.
+    with dg.DagsterInstance.get() as instance, dg.DagsterInstance.from_ref(instance.get_ref()) as worker:
+        assert isinstance(worker.event_log_storage, instance_storage.PooledSqliteEventLogStorage)
+    # Dagster's own command line, run outside the repository: the module comes from the installed project.
+    info = subprocess.run([str(Path(sys.executable).parent / "dagster"), "instance", "info"], cwd=tmp_path,
+                          env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=120)
+    assert info.returncode == 0, info.stderr
+    assert "event_log_storage: PooledSqliteEventLogStorage" in info.stdout
 
 
 def test_a_run_opens_each_file_once_not_once_per_event(home, connects):
