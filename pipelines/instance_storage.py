@@ -3,23 +3,27 @@
 `dagster_home/dagster.yaml` names `PooledSqliteStorage` (``storage: custom:``). It is
 Dagster's `DagsterSqliteStorage`, the same files in the same places (history/runs.db,
 history/runs/<run id>.db and index.db, schedules/), with one difference: the event log
-keeps an engine, and so its open connections, per SQLite file it writes, where Dagster's
-creates a new engine and connection for every statement (SQLAlchemy ``NullPool``) and
-closes it, which also checkpoints the write-ahead log each time. A run records about 160
-events and reads its assets' latest records before each materialization: some 550 engines
-a night, about 8 ms an event (measured at 10M sessions: the events of a new day took
-1.25-1.46 s, 0.57-0.59 s with the connections kept).
+keeps an engine, and so its open connections, per SQLite file it uses, where Dagster's
+creates a new engine and connection for every statement (SQLAlchemy ``NullPool``). A run
+records about 160 events and reads its assets' latest records before each
+materialization: some 550 engines a night, about 8 ms an event (measured at 10M
+sessions: the events of a new day took 1.21-1.46 s, 0.46-0.59 s with the connections kept).
 
-What stays Dagster's: the schema, every statement and transaction (one per event, as
-before, committed with SQLite's default synchronous=FULL), the lock that serialises this
-process's use of the event log, and the files the UI and the daemon read. At most `KEEP`
-files stay open per process (the index and the runs last written or read); a forked child
-drops the parent's connections unclosed (SQLAlchemy's advice for pools across fork).
+What stays Dagster's: the schema, every statement and transaction (one per use, committed
+with SQLite's default synchronous=FULL), the lock that serialises this process's use of
+the event log, and the files the UI and the daemon read. Closing a connection used to
+checkpoint a run's write-ahead log into <run id>.db after every event, and the UI's live
+log of a run (`watch`) wakes on that file's changes; so a transaction on a run's file
+still ends with that checkpoint, now explicit. At most `KEEP` files stay open per process
+(the index and the runs last used); `wipe` closes them before Dagster deletes the files; a
+forked child drops its parent's connections unclosed (SQLAlchemy's advice for pools
+across fork).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -37,18 +41,23 @@ from sqlalchemy.engine import Connection, Engine
 # SQLite files whose engine a process keeps: the index, the run being written, and a few the
 # UI's readers go back to. Older ones are disposed of (their connections closed).
 KEEP = 6
+# Every storage of this process, so that a forked child can drop their connections (one hook).
+_STORAGES: weakref.WeakSet[PooledSqliteEventLogStorage] = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [s._forget_engines() for s in list(_STORAGES)])
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's per-run SQLite event log with one engine (a small connection pool) per file."""
 
     def __init__(self, base_dir: str, inst_data=None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()  # before Dagster's __init__, which may reindex
         super().__init__(base_dir, inst_data)
-        self._engines: OrderedDict[str, Engine] = OrderedDict()
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (s := me()) is not None and s._forget_engines())
+        # Dagster's Lock, reentrant: has_table runs alone and inside an index transaction of this thread.
+        self._db_lock = threading.RLock()
+        _STORAGES.add(self)
 
     def _engine(self, shard: str) -> Engine:
+        """The shard's engine, made and initialised on first use; call with ``_db_lock`` held."""
         engine = self._engines.pop(shard, None)
         if engine is None:
             engine = create_engine(
@@ -57,7 +66,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
             )
             if shard not in self._initialized_dbs:
-                self._initdb(engine, for_index_shard=shard == INDEX_SHARD_NAME)
+                self._initdb(engine)
                 self._initialized_dbs.add(shard)
         self._engines[shard] = engine
         while len(self._engines) > KEEP:
@@ -72,16 +81,24 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn:
                 with conn.begin():
                     yield conn
+                if shard != INDEX_SHARD_NAME:
+                    # What closing the last connection did: the run's .db changes, which `watch` waits for.
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def has_table(self, table_name: str) -> bool:
-        # Called inside an index transaction (asset event tags) as well as alone: no lock here,
-        # as in Dagster's; the pool's second connection serves the nested call.
-        engine = self._engines.get(INDEX_SHARD_NAME)
-        if engine is None:
-            with self._db_lock:
-                engine = self._engine(INDEX_SHARD_NAME)
-        with engine.connect() as conn:
-            return bool(engine.dialect.has_table(conn, table_name))
+        # Also called inside an index transaction on this thread (asset event tags): _db_lock is
+        # reentrant here, and the index's pool has a second connection for it.
+        with self._db_lock:
+            engine = self._engine(INDEX_SHARD_NAME)
+            with engine.connect() as conn:
+                return bool(engine.dialect.has_table(conn, table_name))
+
+    def wipe(self) -> None:
+        # Dagster deletes every run's file: their connections go first, or they would read the deleted files.
+        with self._db_lock:
+            for shard in [s for s in self._engines if s != INDEX_SHARD_NAME]:
+                self._engines.pop(shard).dispose()
+        super().wipe()
 
     def _forget_engines(self) -> None:
         for engine in self._engines.values():
