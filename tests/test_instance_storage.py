@@ -109,7 +109,8 @@ def test_a_run_opens_each_file_once_not_once_per_event(home, connects):
     assert 1 <= opened_run <= 2 and 1 <= opened_index <= 2, connects
 
 
-def test_a_process_keeps_at_most_KEEP_files_open_and_still_reads_the_older_runs(home):
+def test_a_process_keeps_at_most_KEEP_files_open_and_still_reads_the_older_runs(home, monkeypatch):
+    monkeypatch.setattr(instance_storage, "KEEP", 3)  # fewer runs to make; the rule is the same
     with dg.DagsterInstance.get() as instance:
         run_ids = [JOB.execute_in_process(instance=instance).run_id for _ in range(instance_storage.KEEP + 2)]
         storage = instance.event_log_storage
@@ -181,6 +182,7 @@ NESTED = """
 import dagster as dg
 from pipelines import instance_storage
 from test_instance_storage import JOB
+instance_storage.KEEP = 3  # fewer runs to make; the rule is the same
 with dg.DagsterInstance.get() as instance:
     run_ids = [JOB.execute_in_process(instance=instance).run_id for _ in range(instance_storage.KEEP)]
     storage = instance.event_log_storage
