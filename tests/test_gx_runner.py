@@ -98,6 +98,33 @@ def test_a_deferred_module_imported_through_a_submodule_first_runs_once():
     assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr
 
 
+FRAME = {
+    "key": ["a", "b", "c", "c", None, "e"],
+    "other": ["x", "y", "z", "w", "v", None],
+    "n": [1, 5, 3, -2, 7, None],
+    "m": [1, 4, 3, -2, 9, 0],
+    "file_hash": ["h"] * 6,
+}
+# Every expectation class the suites use (assets/quality/*_suites.py), failing, passing and unevaluable.
+RULES = [
+    ("ExpectColumnValuesToNotBeNull", {"column": "key"}),  # fails on one row
+    ("ExpectColumnValuesToNotBeNull", {"column": "file_hash"}),
+    ("ExpectColumnValuesToBeUnique", {"column": "key"}),  # fails: 'c' twice
+    ("ExpectColumnValuesToBeUnique", {"column": "other"}),
+    ("ExpectColumnValuesToBeBetween", {"column": "n", "min_value": 0}),  # fails on -2
+    ("ExpectColumnValuesToBeBetween", {"column": "m", "min_value": -5, "max_value": 10}),
+    ("ExpectColumnValuesToBeInSet", {"column": "file_hash", "value_set": ["h"]}),
+    ("ExpectColumnValuesToBeNull", {"column": "n"}),  # fails
+    ("ExpectColumnPairValuesToBeEqual", {"column_A": "n", "column_B": "m"}),  # fails
+    ("ExpectColumnPairValuesAToBeGreaterThanB", {"column_A": "m", "column_B": "n", "or_equal": True,
+                                                 "ignore_row_if": "either_value_is_missing"}),  # fails
+    ("ExpectCompoundColumnsToBeUnique", {"column_list": ["key", "other"]}),
+    ("ExpectTableColumnsToMatchSet", {"column_set": ["key", "other", "n", "m", "file_hash"]}),
+    ("ExpectTableColumnsToMatchSet", {"column_set": ["key", "missing"]}),  # fails
+    ("ExpectColumnValuesToNotBeNull", {"column": "no_such_column"}),  # cannot be evaluated
+]
+
+
 def test_verdicts_first_give_what_one_full_validation_gives():
     """validate_frame asks GX for verdicts first and for counts and failing rows only where a rule fails:
     every result equals the one a single validation in the full result format gives."""
@@ -105,29 +132,8 @@ def test_verdicts_first_give_what_one_full_validation_gives():
 
     from assets.quality import gx_runner
 
-    frame = pd.DataFrame({
-        "key": ["a", "b", "c", "c", None, "e"],
-        "other": ["x", "y", "z", "w", "v", None],
-        "n": [1, 5, 3, -2, 7, None],
-        "m": [1, 4, 3, -2, 9, 0],
-        "file_hash": ["h"] * 6,
-    })
-    rules = [
-        ("ExpectColumnValuesToNotBeNull", {"column": "key"}),  # fails on one row
-        ("ExpectColumnValuesToNotBeNull", {"column": "file_hash"}),
-        ("ExpectColumnValuesToBeUnique", {"column": "key"}),  # fails: 'c' twice
-        ("ExpectColumnValuesToBeUnique", {"column": "other"}),
-        ("ExpectColumnValuesToBeBetween", {"column": "n", "min_value": 0}),  # fails on -2
-        ("ExpectColumnValuesToBeBetween", {"column": "m", "min_value": -5, "max_value": 10}),
-        ("ExpectColumnValuesToBeInSet", {"column": "file_hash", "value_set": ["h"]}),
-        ("ExpectColumnPairValuesToBeEqual", {"column_A": "n", "column_B": "m"}),  # fails
-        ("ExpectColumnPairValuesAToBeGreaterThanB", {"column_A": "m", "column_B": "n", "or_equal": True,
-                                                     "ignore_row_if": "either_value_is_missing"}),  # fails
-        ("ExpectCompoundColumnsToBeUnique", {"column_list": ["key", "other"]}),
-        ("ExpectTableColumnsToMatchSet", {"column_set": ["key", "other", "n", "m", "file_hash"]}),
-        ("ExpectTableColumnsToMatchSet", {"column_set": ["key", "missing"]}),  # fails
-        ("ExpectColumnValuesToNotBeNull", {"column": "no_such_column"}),  # cannot be evaluated
-    ]
+    frame = pd.DataFrame(FRAME)
+    rules = RULES
     gx, gxe, batch_definition = gx_runner._gx_parts()
     for complete in (False, True):
         fmt = ({"result_format": "COMPLETE"} if complete
@@ -139,10 +145,35 @@ def test_verdicts_first_give_what_one_full_validation_gives():
         full = {r.expectation_config.meta["rule"]: r for r in batch.validate(suite, result_format=fmt).results}
         got = gx_runner.validate_frame(frame, rules, complete=complete)
         assert [g.success for g in got] == [bool(full[i].success) for i in range(len(rules))]
-        assert [g.success for g in got].count(False) == 7
+        assert [g.success for g in got].count(False) == 8
         for i, g in enumerate(got):
             expected = {k: v for k, v in (full[i].result or {}).items() if k in gx_runner.RESULT_KEYS}
             if g.success:  # what a passing rule reports: its rows counted, none failing (no examples to give)
                 expected.pop("observed_value", None)
             assert g.result == expected, (rules[i], g.result, expected)
             assert g.exception_info == gx_runner._exception_info(full[i].exception_info)
+
+
+def test_the_worker_runs_gx_without_sqlalchemy_and_every_rule_gives_the_same_result():
+    """GX's SQL datasources are not imported in the worker (UNUSED_IMPORTS); every expectation class the
+    suites use gives there what it gives here, where GX has SQLAlchemy."""
+    import pandas as pd
+
+    from assets.quality import gx_runner
+
+    script = (
+        "import json, sys, pandas as pd\nfrom assets.quality import gx_runner\ngx_runner.start()\n"
+        f"frame, rules = pd.DataFrame({FRAME!r}), {RULES!r}\n"
+        "out = [[(r.success, r.result, r.exception_info) if not isinstance(r, str) else r\n"
+        "        for r in gx_runner.run(frame, rules, complete=c)] for c in (False, True)]\n"
+        "sa = gx_runner._POOL.submit(eval, \"[m for m, v in __import__('sys').modules.items() \"\n"
+        "                            \"if m.split('.')[0] == 'sqlalchemy' and v is not None]\").result()\n"
+        "print(json.dumps({'sqlalchemy': sa, 'out': out}, default=str))\ngx_runner.stop()\n")
+    done = _python(script)
+    assert done.returncode == 0, done.stderr
+    worker = json.loads(done.stdout.splitlines()[-1])
+    assert worker["sqlalchemy"] == [], "the worker imported SQLAlchemy"
+    here = [[(r.success, r.result, r.exception_info) if not isinstance(r, str) else r
+             for r in gx_runner.validate_frame(pd.DataFrame(FRAME), RULES, complete=c)] for c in (False, True)]
+    assert json.loads(json.dumps(here, default=str)) == worker["out"]
+    assert sum(not r[0] for r in worker["out"][0]) == 8
