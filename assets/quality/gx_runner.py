@@ -65,7 +65,7 @@ WORKER_TIMEOUT_S = 3600
 # Imported by GX at its own import for its distribution expectations (KS tests, KL divergence), which
 # no suite here uses: a third of GX's import (1.0 s of 3 s). The worker loads them on first use instead.
 DEFERRED_IMPORTS = ("scipy.stats",)
-# GX imports SQLAlchemy, when it is installed, for its SQL datasources: 0.4 s of the worker's start. Every
+# GX imports SQLAlchemy, when it is installed, for its SQL datasources: 0.3-0.4 s of the worker's start. Every
 # suite here validates a pandas frame, and GX treats SQLAlchemy as optional (its compatibility module
 # catches the ImportError), so the worker runs GX as it runs where SQLAlchemy is not installed.
 UNUSED_IMPORTS = ("sqlalchemy",)
