@@ -148,30 +148,33 @@ def run(full: bool = False) -> int:
 
 def _run(settings: Settings, full: bool) -> int:
     """The night itself, in the writer lock, with the GX worker started."""
+    from assets.lifetime import loading
     from assets.quality import gx_runner
 
-    if not full:
-        # Decided before Dagster is imported or GX is waited for: a night with nothing new costs
-        # the interpreter, duckdb and a listing of the landing folders (assets/staging/noop.py).
-        from assets.staging.noop import nothing_new
+    with loading():  # what is imported and built here lives as long as the process (assets/lifetime.py)
+        if not full:
+            # Decided before Dagster is imported or GX is waited for: a night with nothing new costs
+            # the interpreter, duckdb and a listing of the landing folders (assets/staging/noop.py).
+            from assets.staging.noop import nothing_new
 
-        verdict = nothing_new(settings)
-        if verdict.skip:
-            print(f"not running: {verdict.reason}")
-            print("(talent-pipeline run --full runs anyway and rebuilds everything)")
-            return 0
-    default_dagster_home()
-    import dagster as dg
+            verdict = nothing_new(settings)
+            if verdict.skip:
+                print(f"not running: {verdict.reason}")
+                print("(talent-pipeline run --full runs anyway and rebuilds everything)")
+                return 0
+        default_dagster_home()
+        import dagster as dg
 
-    from assets.wrappers import FULL_TAG
-    from pipelines.definitions import defs
-    from pipelines.jobs import NIGHTLY_JOB
+        from assets.wrappers import FULL_TAG
+        from pipelines.definitions import defs
+        from pipelines.jobs import NIGHTLY_JOB
 
-    started = time.monotonic()
-    job = defs().resolve_job_def(NIGHTLY_JOB)
-    tags = {FULL_TAG: "true"} if full else {}
+        started = time.monotonic()
+        job = defs().resolve_job_def(NIGHTLY_JOB)
+        tags = {FULL_TAG: "true"} if full else {}
+        instance = dg.DagsterInstance.get()
     try:
-        with dg.DagsterInstance.get() as instance:
+        with instance:
             result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     finally:
         gx_runner.stop()  # the run's worker leaves as it should, validations done

@@ -69,6 +69,21 @@ def test_a_night_with_nothing_new_does_not_wait_for_the_worker_it_started(publis
     assert last == "0 [False] True", output
 
 
+def test_a_run_executes_with_what_it_loaded_frozen_and_the_usual_collector_thresholds(published_run):
+    """assets/lifetime.py: Dagster, the definitions and the instance are loaded once; the collector
+    does not walk them again during the run, and collects what the run makes as usual."""
+    env, _ = published_run
+    probe = ("import gc, sys, dagster as dg\nseen, usual = [], gc.get_threshold()\n"
+             "execute = dg.JobDefinition.execute_in_process\n"
+             "def watched(job, *args, **kwargs):\n"
+             "    seen.append((gc.get_freeze_count() > 100_000, gc.get_threshold() == usual))\n"
+             "    return execute(job, *args, **kwargs)\n"
+             "dg.JobDefinition.execute_in_process = watched\n"
+             "from pipelines.cli import main\ncode = main(['run', '--full'])\nprint(code, seen)\n")
+    last, output = _run_in_probe(env, probe)
+    assert last == "0 [(True, True)]", output
+
+
 def test_the_schedule_skips_with_its_reason_and_runs_when_a_file_changes(published_run, monkeypatch):
     import os
 

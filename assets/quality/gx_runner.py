@@ -30,6 +30,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from assets.lifetime import loading
+
 if TYPE_CHECKING:  # pandas comes with the first frame: start() spawns the worker without waiting for it
     import pandas as pd
 
@@ -113,6 +115,13 @@ def _build_gx():
 def warm_up() -> None:
     """Imports Great Expectations and builds its context now rather than on the first check."""
     _gx_parts()
+
+
+def _load_in_worker() -> None:
+    """The worker's first task: ``warm_up``, whose modules and context live as long as the worker
+    (assets/lifetime.py: the collector does not walk them again and again)."""
+    with loading():
+        warm_up()
 
 
 class _Deferred(types.ModuleType):
@@ -259,7 +268,7 @@ def start() -> None:
                                         initializer=_worker_init, initargs=(reader,))
             # The first submit spawns the worker (there is only ever one: a broken pool is not refilled),
             # which then holds its own copy of ``reader``; this process keeps only the writing end.
-            _POOL.submit(warm_up)
+            _POOL.submit(_load_in_worker)
         except Exception:  # noqa: BLE001 - validation then runs in this process, just slower to start
             log.warning("could not start the Great Expectations worker; validating in-process", exc_info=True)
             _POOL = None
