@@ -101,6 +101,24 @@ def test_retention_removes_what_it_no_longer_keeps_but_never_the_current(tmp_pat
     assert not (history.folder(paths) / "published-20260205T000000Z.duckdb").exists()
 
 
+def test_a_night_reads_every_kept_publication_through_one_database(tmp_path, monkeypatch):
+    """Retention reads all the kept files every night (90 days' worth by default): each one is
+    attached to one in-memory database, not opened as a database of its own (20-27 ms each)."""
+    paths = database.Paths(tmp_path)
+    stamps = [datetime(2026, 10, 1 + d, 2, 0) for d in range(6)]
+    for i, stamp in enumerate(stamps):
+        history.publish(_candidate(paths, f"v{i}", stamp), paths, stamp, f"run-v{i}", 10_000)
+    opened = []
+    real = duckdb.connect
+    monkeypatch.setattr(history.duckdb, "connect", lambda *a, **k: opened.append(a) or real(*a, **k))
+    kept = history.list_files(paths)
+    assert opened == [()], opened  # one in-memory database for all six
+    monkeypatch.undo()
+    assert [(k.published_at, k.run_id) for k in kept] == [(s, f"run-v{i}") for i, s in enumerate(stamps)]
+    assert [_v(k.path) for k in kept] == [f"v{i}" for i in range(6)]
+    assert history.current_file(paths) == kept[-1].path
+
+
 def test_as_of_names_a_clear_error_when_nothing_was_published(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TALENT_WAREHOUSE_DIR", str(tmp_path))
     assert cli.main(["query", "--as-of", "2026-10-15", "SELECT 1"]) == 1

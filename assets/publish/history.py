@@ -131,18 +131,28 @@ class Kept:
 
 
 def list_files(paths: Paths) -> list[Kept]:
-    """Kept publications, oldest first, with their time and run as their publication table records."""
-    out = []
+    """Kept publications, oldest first, with their time and run as their publication table records.
+
+    Each file is attached read-only to one in-memory database rather than opened as a database of
+    its own: every night's retention reads all of them (90 days' worth by default), and a DuckDB
+    database costs 20-27 ms to open where an attachment costs about 3 ms.
+    """
     base = folder(paths)
-    for path in sorted(base.glob("published-*.duckdb")) if base.exists() else []:
-        if not NAME.match(path.name):
-            continue
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            published_at, run_id = con.execute("SELECT published_at, run_id FROM publication").fetchone()
-        finally:
-            con.close()
-        out.append(Kept(path, published_at, run_id))
+    files = [p for p in sorted(base.glob("published-*.duckdb")) if NAME.match(p.name)] if base.exists() else []
+    if not files:
+        return []
+    out = []
+    con = duckdb.connect()
+    try:
+        for path in files:
+            con.execute("ATTACH ? AS kept (READ_ONLY)", [str(path)])
+            try:
+                published_at, run_id = con.execute("SELECT published_at, run_id FROM kept.publication").fetchone()
+            finally:
+                con.execute("DETACH kept")
+            out.append(Kept(path, published_at, run_id))
+    finally:
+        con.close()
     return sorted(out, key=lambda k: k.published_at)
 
 
