@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
+from pydantic import PrivateAttr
 
 from assets.settings import Settings
 from pipelines.settings import VARIABLES, parse, variables_set
@@ -26,10 +29,29 @@ class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext)
     freshness_days: str = ""
     duckdb_memory_limit: str = ""
     browser_path: str = ""
+    _warehouse: Any = PrivateAttr(default=None)  # the run's held warehouse connection (setup_for_execution)
 
     @classmethod
     def from_env_vars(cls) -> TalentStore:
         return cls(**{name: dg.EnvVar(VARIABLES[name][0]) for name in sorted(variables_set())})
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Holds the warehouse open for the run (assets/staging/warehouse.py ``hold``): its steps'
+        connections share one database instead of opening the file one after another."""
+        import duckdb
+
+        from assets.staging.warehouse import hold
+
+        settings = self.get_object_to_set_on_execution_context()
+        try:
+            self._warehouse = hold(settings.warehouse, settings.duckdb_memory_limit)
+        except duckdb.IOException as exc:  # another process has it: each step waits for it as before
+            context.log.warning(f"the warehouse is in use, not held for the run: {str(exc).splitlines()[0]}")
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        held, self._warehouse = self._warehouse, None
+        if held is not None:
+            held.close()
 
     def get_object_to_set_on_execution_context(self) -> Settings:
         """What assets and checks receive as `store`: the parsed settings, nothing Dagster."""

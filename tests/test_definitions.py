@@ -109,6 +109,68 @@ def test_set_variables_are_env_vars_and_unset_ones_defaults(monkeypatch, tmp_pat
     assert got.duckdb_memory_limit == "1500MB" and got.browser_path == ""
 
 
+def test_a_run_holds_the_warehouse_so_its_steps_share_one_database(tmp_path):
+    """The resource opens the warehouse when the run starts (assets/staging/warehouse.py ``hold``) and
+    closes it when the run ends: a step's connection joins that database, so closing it does not
+    checkpoint (the write-ahead log stays until the run ends), and another process cannot take the
+    file between two steps."""
+    from assets.staging.warehouse import connect
+    from assets.wrappers import warehouse
+
+    store = TalentStore(warehouse_dir=str(tmp_path / "w"))
+    path = tmp_path / "w" / "warehouse.duckdb"
+    connect(path).close()  # a warehouse from an earlier run
+    wal = Path(f"{path}.wal")
+    seen = {}
+
+    @dg.asset(required_resource_keys={STORE})
+    def writes(context):
+        with warehouse(settings_of(context)) as con:
+            con.execute("CREATE TABLE probe AS SELECT range AS i FROM range(10)")
+        seen["wal_after_the_step"] = wal.exists()
+
+    @dg.asset(deps=[writes], required_resource_keys={STORE})
+    def reads(context):
+        other = subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}, read_only=True)"],
+                               capture_output=True, text=True, timeout=60)
+        seen["another_process"] = other.returncode
+        with warehouse(settings_of(context)) as con:
+            seen["rows"] = con.execute("SELECT count(*) FROM probe").fetchone()[0]
+
+    assert dg.materialize([writes, reads], resources={STORE: store}).success
+    assert seen == {"wal_after_the_step": True, "another_process": 1, "rows": 10}
+    assert not wal.exists()  # checkpointed when the run let go of it
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM probe").fetchone()[0] == 10
+
+
+def test_a_first_run_creates_the_warehouse_in_its_steps_and_a_busy_one_is_not_held(tmp_path):
+    from assets.staging.warehouse import hold
+
+    assert hold(tmp_path / "none" / "warehouse.duckdb") is None
+    path = tmp_path / "warehouse.duckdb"
+    script = (f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); "
+              "sys.stdin.read()")
+    other = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "ready"
+        with pytest.raises(duckdb.IOException, match="lock"):
+            hold(path)
+        store = TalentStore(warehouse_dir=str(tmp_path))
+
+        @dg.asset(required_resource_keys={STORE})
+        def nothing():
+            return None
+
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = dg.materialize([nothing], resources={STORE: store}, instance=instance)
+            assert result.success
+            said = [e.user_message for e in instance.all_logs(result.run_id)]
+        assert any("the warehouse is in use, not held for the run" in m for m in said), said
+    finally:
+        other.communicate("", timeout=60)
+
+
 def test_bad_values_name_their_variable(monkeypatch):
     monkeypatch.setenv("TALENT_RETENTION_DAYS", "ninety")
     with pytest.raises(ValueError, match=r"TALENT_RETENTION_DAYS='ninety': expected a whole number of days"):

@@ -32,6 +32,21 @@ def connect(path: Path, read_only: bool = False, attempts: int = 20,
     raise AssertionError("unreachable")
 
 
+def hold(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection | None:
+    """The warehouse opened for the length of a run, or None when there is none yet.
+
+    While this connection is open, every ``connect`` to the same file in this process (same
+    settings) joins its database instead of opening the file again: DuckDB's instance cache. A
+    step's connection then costs under a millisecond instead of 15-25 ms, and closing it does not
+    checkpoint; the checkpoint comes when the write-ahead log grows past DuckDB's threshold, and
+    when this one closes. Commits are durable either way (the log is synced at each commit).
+    Raises duckdb.IOException at once if another process has the file.
+    """
+    if not path.exists():
+        return None
+    return connect(path, attempts=1, memory_limit=memory_limit)
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN, then COMMIT when the block ends, or ROLLBACK and re-raise when it raises."""
