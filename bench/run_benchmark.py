@@ -14,7 +14,8 @@ In one invocation:
      with the repository's dagster.yaml, TALENT_PII_KEY set);
    - ``incremental``: after that full run, one new night of exports (``write_extra_day``: one
      LinkedIn file and that day's sessions, an average day's worth) lands, and the pipeline runs
-     again; only this second run is measured;
+     again; only this second run is measured (``--kept-publications N``: with N earlier nights'
+     publications kept beside the full run's, as after N nights of use);
    - ``duckdb``: bench/baseline_duckdb.py + baseline_duckdb.sql on the same raw files;
    - ``pandas``: bench/baseline_pandas.py on the same raw files;
 3. checks that the three agree on every kpi_scorecard result (campaign x KPI x period), and that
@@ -42,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -131,6 +132,33 @@ def run_info(log: Path) -> dict:
     if not match:
         return {}
     return {"run_id": match.group(1), "status": match.group(2), "in_run_s": float(match.group(3))}
+
+
+def keep_earlier_nights(warehouse_dir: Path, nights: int) -> None:
+    """``nights`` publications before the full run's, one a day, kept as the pipeline keeps them
+    (assets/publish/history.py ``keep``): copies of it whose publication row says when and by which run."""
+    if nights <= 0:
+        return
+    import duckdb
+
+    from assets.publish import history
+    from assets.publish.database import Paths
+
+    paths = Paths(warehouse_dir)
+    kept = history.list_files(paths)
+    if len(kept) != 1:
+        raise SystemExit(f"--kept-publications: expected the full run's one publication in {warehouse_dir}, "
+                         f"found {len(kept)}")
+    current = kept[0]
+    for night in range(1, nights + 1):
+        at = current.published_at - timedelta(days=night)
+        copy = warehouse_dir / f"earlier-{night}.duckdb"
+        shutil.copyfile(current.path, copy)
+        os.chmod(copy, 0o644)
+        with duckdb.connect(str(copy)) as con:
+            con.execute("UPDATE publication SET published_at = ?, run_id = ?", [at, f"earlier-night-{night}"])
+        history.keep(copy, paths, at)
+        copy.unlink()
 
 
 def step_seconds(dagster_home: Path, run_id: str) -> dict[str, float]:
@@ -323,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="day of the incremental night's exports (default inside period_3)")
     parser.add_argument("--extra-sessions", type=int, default=None,
                         help="sessions of the new day (default: an average period day of the data)")
+    parser.add_argument("--kept-publications", type=int, default=0, metavar="N",
+                        help="before the incremental night, N earlier nights' publications are kept (copies of "
+                        "the full run's, one a day before it), as after N nights of use: retention reads them")
     parser.add_argument("--workdir", type=Path, default=None, help="work folder (kept); default a temp folder")
     parser.add_argument("--keep", action="store_true", help="keep the temp work folder")
     parser.add_argument("--skip", choices=(*KINDS, "gx_import"), action="append", default=[],
@@ -375,6 +406,7 @@ def run(args: argparse.Namespace) -> int:
                     "description": f"{sessions:,} generated visitor sessions (seed {args.seed})"}
         extra_sessions = args.extra_sessions or max(1, round((sessions or BASE_SESSIONS) / PERIOD_DAYS))
         data.update({"extra_day": args.extra_day.isoformat(), "extra_day_sessions": extra_sessions,
+                     "kept_publications_before_the_new_day": args.kept_publications,
                      "bytes": sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())})
         report["data"] = data
         print(f"benchmark data: {data['description']} in {raw} ({data['bytes'] / 1e6:.0f} MB); work folder {work}")
@@ -402,6 +434,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  [{rep}] full rebuild: {m['wall_s']:.1f} s wall, {m['tree_rss_mib']:.0f} MiB")
                 if "incremental" not in args.skip:
                     write_extra_day(rep_raw, args.extra_day, seed=args.seed, sessions=extra_sessions)
+                    keep_earlier_nights(rep_dir / "warehouse", args.kept_publications)
                     m = measure(cli("run"), logs / f"incremental_{rep}.log", env)
                     m.update(run_info(Path(m["log"])))
                     runs["incremental"].append(m)

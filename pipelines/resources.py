@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from assets.settings import Settings
+from pipelines.jobs import WRITER_TAG
 from pipelines.settings import VARIABLES, parse, variables_set
 
 
@@ -36,22 +37,32 @@ class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext)
         return cls(**{name: dg.EnvVar(VARIABLES[name][0]) for name in sorted(variables_set())})
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Holds the warehouse open for the run (assets/staging/warehouse.py ``hold``): its steps'
-        connections share one database instead of opening the file one after another."""
+        """A writer run (WRITER_TAG: the nightly job) holds the warehouse open for its length
+        (assets/staging/warehouse.py ``hold``): its steps' connections share one database instead of
+        opening the file one after another. Other runs (a few assets from the UI, each step in a
+        process of its own) open it only in the steps that use it, as before."""
         import duckdb
 
         from assets.staging.warehouse import hold
 
+        run = context.run
+        if run is None or run.tags.get(WRITER_TAG[0]) != WRITER_TAG[1]:
+            return
         settings = self.get_object_to_set_on_execution_context()
         try:
             self._warehouse = hold(settings.warehouse, settings.duckdb_memory_limit)
-        except duckdb.IOException as exc:  # another process has it: each step waits for it as before
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            # Another process has it: each step waits for it with backoff, as before.
             context.log.warning(f"the warehouse is in use, not held for the run: {str(exc).splitlines()[0]}")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        from assets.staging.warehouse import release
+
         held, self._warehouse = self._warehouse, None
         if held is not None:
-            held.close()
+            release(held)
 
     def get_object_to_set_on_execution_context(self) -> Settings:
         """What assets and checks receive as `store`: the parsed settings, nothing Dagster."""

@@ -43,9 +43,9 @@ def test_second_run_reads_nothing_new_and_exits_0(published_run):
     assert "succeeded" in forced.stdout and "none new" in forced.stdout
 
 
-def _run_in_probe(env, probe: str) -> tuple[str, str]:
+def _run_in_probe(env, probe: str, timeout: int = 60) -> tuple[str, str]:
     """``probe`` (Python that runs `run` and prints) in a fresh interpreter: its last line, and all it wrote."""
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=timeout)
     return (out.stdout.splitlines() or [""])[-1], out.stdout + out.stderr
 
 
@@ -80,7 +80,7 @@ def test_a_run_executes_with_what_it_loaded_frozen_and_the_usual_collector_thres
              "    return execute(job, *args, **kwargs)\n"
              "dg.JobDefinition.execute_in_process = watched\n"
              "from pipelines.cli import main\ncode = main(['run', '--full'])\nprint(code, seen)\n")
-    last, output = _run_in_probe(env, probe)
+    last, output = _run_in_probe(env, probe, timeout=300)  # a whole run, beside the other test worker
     assert last == "0 [(True, True)]", output
 
 

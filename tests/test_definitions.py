@@ -109,13 +109,15 @@ def test_set_variables_are_env_vars_and_unset_ones_defaults(monkeypatch, tmp_pat
     assert got.duckdb_memory_limit == "1500MB" and got.browser_path == ""
 
 
-def test_a_run_holds_the_warehouse_so_its_steps_share_one_database(tmp_path):
-    """The resource opens the warehouse when the run starts (assets/staging/warehouse.py ``hold``) and
-    closes it when the run ends: a step's connection joins that database, so closing it does not
-    checkpoint (the write-ahead log stays until the run ends), and another process cannot take the
-    file between two steps."""
+@pytest.mark.parametrize("writer", [True, False], ids=["writer_run", "other_run"])
+def test_a_writer_run_holds_the_warehouse_so_its_steps_share_one_database(tmp_path, writer):
+    """A run tagged as the warehouse's writer (the nightly job) opens the warehouse when it starts
+    (assets/staging/warehouse.py ``hold``) and closes it when it ends: a step's connection joins that
+    database, so closing it does not checkpoint (the write-ahead log stays until the run ends), and
+    another process cannot take the file between two steps. Any other run opens it step by step."""
     from assets.staging.warehouse import connect
     from assets.wrappers import warehouse
+    from pipelines.jobs import WRITER_TAG
 
     store = TalentStore(warehouse_dir=str(tmp_path / "w"))
     path = tmp_path / "w" / "warehouse.duckdb"
@@ -133,19 +135,40 @@ def test_a_run_holds_the_warehouse_so_its_steps_share_one_database(tmp_path):
     def reads(context):
         other = subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r}, read_only=True)"],
                                capture_output=True, text=True, timeout=60)
-        seen["another_process"] = other.returncode
+        seen["another_process_locked_out"] = other.returncode == 1 and "lock" in other.stderr.lower()
         with warehouse(settings_of(context)) as con:
             seen["rows"] = con.execute("SELECT count(*) FROM probe").fetchone()[0]
 
-    assert dg.materialize([writes, reads], resources={STORE: store}).success
-    assert seen == {"wal_after_the_step": True, "another_process": 1, "rows": 10}
+    tags = dict([WRITER_TAG]) if writer else {}
+    assert dg.materialize([writes, reads], resources={STORE: store}, tags=tags).success
+    assert seen == {"wal_after_the_step": writer, "another_process_locked_out": writer, "rows": 10}
     assert not wal.exists()  # checkpointed when the run let go of it
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM probe").fetchone()[0] == 10
 
 
+def test_after_a_fatal_error_the_held_warehouse_is_let_go_and_opened_afresh(tmp_path):
+    """DuckDB's FatalException leaves a database unusable: the held connection is closed, so that the
+    next connect (a retried step) opens the file again instead of joining the broken database."""
+    from assets.staging.warehouse import connect, hold, release, release_after_fatal
+
+    path = tmp_path / "warehouse.duckdb"
+    connect(path).close()
+    held = hold(path)
+    release_after_fatal(tmp_path / "other.duckdb")  # another file's error lets go of nothing
+    assert held.execute("SELECT 1").fetchone() == (1,)
+    release_after_fatal(path)
+    with pytest.raises(duckdb.ConnectionException):
+        held.execute("SELECT 1")
+    release(held)  # the run's teardown after that: nothing left to close
+    fresh = connect(path)
+    assert fresh.execute("SELECT 1").fetchone() == (1,)
+    fresh.close()
+
+
 def test_a_first_run_creates_the_warehouse_in_its_steps_and_a_busy_one_is_not_held(tmp_path):
     from assets.staging.warehouse import hold
+    from pipelines.jobs import WRITER_TAG
 
     assert hold(tmp_path / "none" / "warehouse.duckdb") is None
     path = tmp_path / "warehouse.duckdb"
@@ -163,7 +186,7 @@ def test_a_first_run_creates_the_warehouse_in_its_steps_and_a_busy_one_is_not_he
             return None
 
         with dg.DagsterInstance.ephemeral() as instance:
-            result = dg.materialize([nothing], resources={STORE: store}, instance=instance)
+            result = dg.materialize([nothing], resources={STORE: store}, instance=instance, tags=dict([WRITER_TAG]))
             assert result.success
             said = [e.user_message for e in instance.all_logs(result.run_id)]
         assert any("the warehouse is in use, not held for the run" in m for m in said), said

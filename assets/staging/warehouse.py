@@ -44,7 +44,27 @@ def hold(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBP
     """
     if not path.exists():
         return None
-    return connect(path, attempts=1, memory_limit=memory_limit)
+    con = connect(path, attempts=1, memory_limit=memory_limit)
+    _HELD[con] = path
+    return con
+
+
+# Held connections (``hold``) that are still open, and their files.
+_HELD: dict[duckdb.DuckDBPyConnection, Path] = {}
+
+
+def release(con: duckdb.DuckDBPyConnection) -> None:
+    """Closes a held connection (idempotent): the database closes, with a checkpoint, once no step has it."""
+    if _HELD.pop(con, None) is not None:
+        con.close()
+
+
+def release_after_fatal(path: Path) -> None:
+    """After a fatal DuckDB error the database cannot be used again (DuckDB's FatalException): the held
+    connection to ``path`` is let go, so that a retried step opens the file afresh (replaying its log)."""
+    for con, held in list(_HELD.items()):
+        if held == path:
+            release(con)
 
 
 @contextmanager
