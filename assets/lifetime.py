@@ -3,8 +3,8 @@
 Both import a large library stack first (Dagster, pandas, Polars, SQLAlchemy; or Great
 Expectations), and every module, class and function made then lives until the process ends.
 With the collector's default thresholds, each full collection walks all of them again: in a
-night with one new day at 10M sessions the run process spent 0.55-0.60 s in 835 collections,
-0.40-0.50 s of it in 5 full ones (``gc.callbacks``, three replays).
+night with one new day at 10M sessions the run process spent 0.54-0.60 s in 835 collections,
+0.40-0.50 s of it in 5 full ones (``gc.callbacks``, seven replays).
 
 ``loading()`` marks that phase: while it lasts a collection runs only after many more
 allocations (none of what is allocated then is garbage for long), and when it ends what was

@@ -135,7 +135,7 @@ def list_files(paths: Paths) -> list[Kept]:
 
     Each file is attached read-only to one in-memory database rather than opened as a database of
     its own: every night's retention reads all of them (90 days' worth by default), and a DuckDB
-    database costs 20-27 ms to open where an attachment costs about 3 ms.
+    database costs 17-27 ms to open where an attachment costs about 2 ms (90 files: 1.5-1.8 s -> 0.16-0.20 s).
     """
     base = folder(paths)
     files = [p for p in sorted(base.glob("published-*.duckdb")) if NAME.match(p.name)] if base.exists() else []
