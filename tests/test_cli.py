@@ -32,15 +32,25 @@ def test_run_publishes_and_exits_2_when_an_export_was_rejected(published_run):
     assert "reach     3 loaded, 1 rejected" in result.stdout
 
 
-def test_second_run_reads_nothing_new_and_exits_0(published_run):
+def test_second_run_reads_nothing_new_and_exits_0_and_a_forced_one_runs_with_what_it_loaded_frozen(published_run):
+    """`run --full` runs anyway. Its job executes with Dagster, the definitions and the instance
+    frozen (assets/lifetime.py: the collector does not walk them again during the run) and the
+    collector's usual thresholds for what the run makes."""
     env, _ = published_run
     again = talent(env, "run")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.startswith("not running: nothing new since run "), again.stdout
     assert "succeeded" not in again.stdout  # no Dagster run was made
-    forced = talent(env, "run", "--full")
-    assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert "succeeded" in forced.stdout and "none new" in forced.stdout
+    probe = ("import gc, sys, dagster as dg\nseen, usual = [], gc.get_threshold()\n"
+             "execute = dg.JobDefinition.execute_in_process\n"
+             "def watched(job, *args, **kwargs):\n"
+             "    seen.append((gc.get_freeze_count() > 100_000, gc.get_threshold() == usual))\n"
+             "    return execute(job, *args, **kwargs)\n"
+             "dg.JobDefinition.execute_in_process = watched\n"
+             "from pipelines.cli import main\ncode = main(['run', '--full'])\nprint(code, seen)\n")
+    last, output = _run_in_probe(env, probe, timeout=300)  # a whole run, beside the other test worker
+    assert last == "0 [(True, True)]", output
+    assert "succeeded" in output and "none new" in output
 
 
 def _run_in_probe(env, probe: str, timeout: int = 60) -> tuple[str, str]:
@@ -67,21 +77,6 @@ def test_a_night_with_nothing_new_does_not_wait_for_the_worker_it_started(publis
              "from pipelines.cli import main\ncode = main(['run'])\nprint(code, calls, gx_runner._POOL is None)\n")
     last, output = _run_in_probe(env, probe)
     assert last == "0 [False] True", output
-
-
-def test_a_run_executes_with_what_it_loaded_frozen_and_the_usual_collector_thresholds(published_run):
-    """assets/lifetime.py: Dagster, the definitions and the instance are loaded once; the collector
-    does not walk them again during the run, and collects what the run makes as usual."""
-    env, _ = published_run
-    probe = ("import gc, sys, dagster as dg\nseen, usual = [], gc.get_threshold()\n"
-             "execute = dg.JobDefinition.execute_in_process\n"
-             "def watched(job, *args, **kwargs):\n"
-             "    seen.append((gc.get_freeze_count() > 100_000, gc.get_threshold() == usual))\n"
-             "    return execute(job, *args, **kwargs)\n"
-             "dg.JobDefinition.execute_in_process = watched\n"
-             "from pipelines.cli import main\ncode = main(['run', '--full'])\nprint(code, seen)\n")
-    last, output = _run_in_probe(env, probe, timeout=300)  # a whole run, beside the other test worker
-    assert last == "0 [(True, True)]", output
 
 
 def test_the_schedule_skips_with_its_reason_and_runs_when_a_file_changes(published_run, monkeypatch):
