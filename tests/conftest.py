@@ -128,6 +128,13 @@ def cli_env(tmp_path: Path, raw: Path, warehouse: Path) -> dict:
     return _env(tmp_path, raw, warehouse)
 
 
+def fresh_python(script: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter at the repository's root: imports, workers and the garbage
+    collector's state start from nothing, and nothing it does stays in the test's process."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(__file__).resolve().parents[1])
+
+
 def talent(env, *args, timeout=300):
     return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
+
+from conftest import fresh_python
 
 
 def _alive(pid: int) -> bool:
@@ -18,17 +17,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _python(script: str) -> subprocess.CompletedProcess:
-    """``script`` in a fresh interpreter at the repository's root (scipy, GX and the worker start from nothing)."""
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
 def test_the_worker_exits_when_its_parent_dies_without_stopping_it():
     script = ("import os, time\nfrom assets.quality import gx_runner\ngx_runner.start()\n"
               "while not gx_runner._POOL._processes: time.sleep(0.05)\n"
               "print(*gx_runner._POOL._processes, flush=True)\nos._exit(0)\n")
-    done = _python(script)
+    done = fresh_python(script)
     workers = [int(p) for p in done.stdout.split()]
     assert workers, done.stdout + done.stderr
     deadline = time.monotonic() + 30
@@ -78,7 +71,7 @@ def test_the_worker_defers_scipy_stats_and_a_rule_that_uses_it_gets_the_same_res
         f"r = gx_runner.run(pd.DataFrame({{'channel': {values!r}}}), {rule!r})[0]\n"
         "print(json.dumps({'before': before, 'after': loaded(), 'success': r.success, 'result': r.result}))\n"
         "gx_runner.stop()\n")
-    done = _python(script)
+    done = fresh_python(script)
     assert done.returncode == 0, done.stderr
     worker = json.loads(done.stdout.splitlines()[-1])
     assert worker["before"] is False, "scipy.stats was loaded in the worker before any rule used it"
@@ -94,7 +87,7 @@ def test_a_deferred_module_imported_through_a_submodule_first_runs_once():
               "from scipy import stats\nbefore = 'scipy.stats' in sys.modules\n"
               "import scipy.stats._continuous_distns as distns\n"
               "print(before, isinstance(stats.norm, distns.norm_gen), sys.modules['scipy'].stats is sys.modules['scipy.stats'])\n")
-    done = _python(script)
+    done = fresh_python(script)
     assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr
 
 
@@ -169,7 +162,7 @@ def test_the_worker_runs_gx_without_sqlalchemy_and_every_rule_gives_the_same_res
         "sa = gx_runner._POOL.submit(eval, \"[m for m, v in __import__('sys').modules.items() \"\n"
         "                            \"if m.split('.')[0] == 'sqlalchemy' and v is not None]\").result()\n"
         "print(json.dumps({'sqlalchemy': sa, 'out': out}, default=str))\ngx_runner.stop()\n")
-    done = _python(script)
+    done = fresh_python(script)
     assert done.returncode == 0, done.stderr
     worker = json.loads(done.stdout.splitlines()[-1])
     assert worker["sqlalchemy"] == [], "the worker imported SQLAlchemy"
