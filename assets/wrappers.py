@@ -14,7 +14,7 @@ import duckdb
 from assets.ingest.common import first_row
 from assets.ingest.contract import private_fields
 from assets.settings import Settings
-from assets.staging.warehouse import connect, ensure_schema, release_after_fatal
+from assets.staging.warehouse import connect, ensure_schema, release
 
 STORE = "store"  # the resource key: pipelines/resources.py TalentStore, whose value on the context is Settings
 OWNERS = ["team:data"]
@@ -48,8 +48,8 @@ def warehouse(settings: Settings, context=None):
         finally:
             con.close()
     except Exception as exc:
-        if isinstance(exc, duckdb.FatalException):
-            release_after_fatal(settings.warehouse)
+        if isinstance(exc, duckdb.FatalException):  # the held database is unusable: let go of it
+            release(settings.warehouse)
         if context is not None and is_transient(exc):
             wait = 2 ** (context.retry_number + 1)
             context.log.warning(f"transient I/O error, retrying in {wait} s: {exc}")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dagster as dg
-from pydantic import PrivateAttr
 
 from assets.settings import Settings
 from pipelines.jobs import WRITER_TAG
@@ -30,7 +27,6 @@ class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext)
     freshness_days: str = ""
     duckdb_memory_limit: str = ""
     browser_path: str = ""
-    _warehouse: Any = PrivateAttr(default=None)  # the run's held warehouse connection (setup_for_execution)
 
     @classmethod
     def from_env_vars(cls) -> TalentStore:
@@ -45,12 +41,11 @@ class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext)
 
         from assets.staging.warehouse import hold
 
-        run = context.run
-        if run is None or run.tags.get(WRITER_TAG[0]) != WRITER_TAG[1]:
+        if not _writes_the_warehouse(context):
             return
         settings = self.get_object_to_set_on_execution_context()
         try:
-            self._warehouse = hold(settings.warehouse, settings.duckdb_memory_limit)
+            hold(settings.warehouse, settings.duckdb_memory_limit)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -60,10 +55,14 @@ class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext)
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         from assets.staging.warehouse import release
 
-        held, self._warehouse = self._warehouse, None
-        if held is not None:
-            release(held)
+        if _writes_the_warehouse(context):
+            release(self.get_object_to_set_on_execution_context().warehouse)  # nothing when not held
 
     def get_object_to_set_on_execution_context(self) -> Settings:
         """What assets and checks receive as `store`: the parsed settings, nothing Dagster."""
         return parse({name: getattr(self, name) for name in VARIABLES})
+
+
+def _writes_the_warehouse(context: dg.InitResourceContext) -> bool:
+    """Whether the run is tagged as the warehouse's writer (WRITER_TAG: the nightly job)."""
+    return context.run is not None and context.run.tags.get(WRITER_TAG[0]) == WRITER_TAG[1]

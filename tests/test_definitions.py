@@ -150,17 +150,17 @@ def test_a_writer_run_holds_the_warehouse_so_its_steps_share_one_database(tmp_pa
 def test_after_a_fatal_error_the_held_warehouse_is_let_go_and_opened_afresh(tmp_path):
     """DuckDB's FatalException leaves a database unusable: the held connection is closed, so that the
     next connect (a retried step) opens the file again instead of joining the broken database."""
-    from assets.staging.warehouse import connect, hold, release, release_after_fatal
+    from assets.staging.warehouse import connect, hold, release
 
     path = tmp_path / "warehouse.duckdb"
     connect(path).close()
     held = hold(path)
-    release_after_fatal(tmp_path / "other.duckdb")  # another file's error lets go of nothing
+    release(tmp_path / "other.duckdb")  # another file's error lets go of nothing
     assert held.execute("SELECT 1").fetchone() == (1,)
-    release_after_fatal(path)
+    release(path)  # what assets/wrappers.py does on a FatalException
     with pytest.raises(duckdb.ConnectionException):
         held.execute("SELECT 1")
-    release(held)  # the run's teardown after that: nothing left to close
+    release(path)  # the run's teardown after that: nothing left to close
     fresh = connect(path)
     assert fresh.execute("SELECT 1").fetchone() == (1,)
     fresh.close()

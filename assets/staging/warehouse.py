@@ -33,7 +33,7 @@ def connect(path: Path, read_only: bool = False, attempts: int = 20,
 
 
 def hold(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection | None:
-    """The warehouse opened for the length of a run, or None when there is none yet.
+    """The warehouse opened for the length of a run, or None when there is none yet; ``release`` ends it.
 
     While this connection is open, every ``connect`` to the same file in this process (same
     settings) joins its database instead of opening the file again: DuckDB's instance cache. A
@@ -44,27 +44,22 @@ def hold(path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBP
     """
     if not path.exists():
         return None
-    con = connect(path, attempts=1, memory_limit=memory_limit)
-    _HELD[con] = path
-    return con
+    release(path)  # a hold this process forgot to end: one at a time per file
+    _HELD[path] = connect(path, attempts=1, memory_limit=memory_limit)
+    return _HELD[path]
 
 
-# Held connections (``hold``) that are still open, and their files.
-_HELD: dict[duckdb.DuckDBPyConnection, Path] = {}
+# The held connection of each file (``hold``), until ``release``.
+_HELD: dict[Path, duckdb.DuckDBPyConnection] = {}
 
 
-def release(con: duckdb.DuckDBPyConnection) -> None:
-    """Closes a held connection (idempotent): the database closes, with a checkpoint, once no step has it."""
-    if _HELD.pop(con, None) is not None:
-        con.close()
-
-
-def release_after_fatal(path: Path) -> None:
-    """After a fatal DuckDB error the database cannot be used again (DuckDB's FatalException): the held
-    connection to ``path`` is let go, so that a retried step opens the file afresh (replaying its log)."""
-    for con, held in list(_HELD.items()):
-        if held == path:
-            release(con)
+def release(path: Path) -> None:
+    """Closes the held connection to ``path``, if any: the database closes, with a checkpoint, once no
+    step has it. The run's end calls it, and so does a fatal DuckDB error (FatalException: the database
+    cannot be used again), so that a retried step opens the file afresh (replaying its log)."""
+    held = _HELD.pop(path, None)
+    if held is not None:
+        held.close()
 
 
 @contextmanager
