@@ -170,3 +170,33 @@ def test_the_worker_runs_gx_without_sqlalchemy_and_every_rule_gives_the_same_res
              for r in gx_runner.validate_frame(pd.DataFrame(FRAME), RULES, complete=c)] for c in (False, True)]
     assert json.loads(json.dumps(here, default=str)) == worker["out"]
     assert sum(not r[0] for r in worker["out"][0]) == 8
+
+
+def test_an_expectation_s_configuration_is_built_once_per_call_and_its_kwargs_are_gx_own(monkeypatch):
+    """build_configuration_once_per_call: each kwargs method of every expectation class the suites use
+    returns what GX's own method returns, building the configuration once instead of once per key."""
+    from great_expectations.expectations.expectation import Expectation
+
+    from assets.quality import gx_runner
+
+    _, gxe, _ = gx_runner._gx_parts()  # the context is built with the methods held per call
+    builds = []
+    model_dict = Expectation.dict
+    monkeypatch.setattr(Expectation, "dict", lambda self, *a, **k: builds.append(1) or model_dict(self, *a, **k))
+    runtime = [None, {"result_format": "BOOLEAN_ONLY"},
+               {"result_format": {"result_format": "SUMMARY", "partial_unexpected_count": gx_runner.INDEX_SAMPLE}}]
+    held = own = 0
+    for i, (name, kwargs) in enumerate(RULES):
+        expectation = getattr(gxe, name)(**kwargs, meta={"rule": i})
+        for method in gx_runner.KWARG_METHODS:
+            calls = [(("result_format",) if method == "_get_success_kwarg" else (rc,)) for rc in runtime] \
+                if method in ("_get_runtime_kwargs", "_get_success_kwarg") else [()]
+            for args in calls:
+                builds.clear()
+                got = getattr(Expectation, method)(expectation, *args)
+                held += len(builds)
+                assert len(builds) == 1, (name, method)
+                builds.clear()
+                assert got == getattr(Expectation, method).__wrapped__(expectation, *args), (name, method, args)
+                own += len(builds)
+    assert own > 2 * held  # GX's own methods build it for every key they read
