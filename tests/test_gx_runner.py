@@ -200,3 +200,22 @@ def test_an_expectation_s_configuration_is_built_once_per_call_and_its_kwargs_ar
                 assert got == getattr(Expectation, method).__wrapped__(expectation, *args), (name, method, args)
                 own += len(builds)
     assert own > 2 * held  # GX's own methods build it for every key they read
+
+
+def test_a_gx_release_without_those_methods_runs_its_own_code_and_the_log_says_so():
+    """If a GX release lacks one of the kwargs methods (here one it never had), nothing is wrapped: GX's own
+    code runs (the configuration built on every read), validation goes on, and the log says why."""
+    script = (
+        "import logging, os\nos.environ['GX_ANALYTICS_ENABLED'] = 'false'\nlogging.basicConfig()\n"
+        "from great_expectations.expectations.expectation import Expectation\n"
+        "before = Expectation.__dict__['configuration']\n"
+        "from assets.quality import gx_runner\nimport pandas as pd\n"
+        "gx_runner.KWARG_METHODS += ('_get_kwargs_of_a_later_release',)\n"
+        "r = gx_runner.validate_frame(pd.DataFrame({'a': [1, None]}), "
+        "[('ExpectColumnValuesToNotBeNull', {'column': 'a'})])\n"
+        "print(Expectation.__dict__['configuration'] is before, "
+        "hasattr(Expectation._get_success_kwargs, '__wrapped__'), r[0].success, r[0].result['unexpected_count'])\n")
+    done = fresh_python(script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "False", "1"]
+    assert "no longer has _get_domain_kwargs" in done.stderr and "_get_kwargs_of_a_later_release" in done.stderr
