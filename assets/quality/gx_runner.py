@@ -118,6 +118,9 @@ def _build_gx():
 # new ExpectationConfiguration each time (a pydantic ``dict()`` of the whole expectation): 74 builds per
 # expectation in a validation, a third of the marts' suites' time (cProfile, GX 1.24.1).
 KWARG_METHODS = ("_get_domain_kwargs", "_get_success_kwargs", "_get_success_kwarg", "_get_runtime_kwargs")
+# The GX releases whose methods were read and tested for this (they only read the configuration, and
+# nothing in GX overrides them or the property); another release runs its own code.
+HELD_PER_CALL_GX = ("1.24.1",)
 _HELD = threading.local()
 
 
@@ -127,16 +130,23 @@ def build_configuration_once_per_call() -> None:
     GX's own method bodies run unchanged; only the property, read inside such a
     call on the same expectation, returns the configuration built at the call's
     start (the methods only read it; outside such a call it is built anew, as
-    GX does). The results are GX's: tests/test_gx_runner.py compares them for
-    every expectation class the suites use. Idempotent.
+    GX does). For the whole process, on a GX release of HELD_PER_CALL_GX only. The
+    results are GX's: tests/test_gx_runner.py compares them with GX's own code for
+    every expectation class the suites use. Idempotent. GX's originals stay as
+    ``__wrapped__`` of each method and of the property's getter.
     """
+    import great_expectations
     from great_expectations.expectations.expectation import Expectation
 
     built = Expectation.__dict__.get("configuration")
-    if not isinstance(built, property) or not all(callable(getattr(Expectation, n, None)) for n in KWARG_METHODS):
-        # Another GX release than the one this was measured on: its own methods run as they are (slower).
-        log.warning("GX's Expectation no longer has %s and a configuration property: its configuration is "
-                    "built on every read", ", ".join(KWARG_METHODS))
+    missing = [n for n in KWARG_METHODS if not callable(Expectation.__dict__.get(n))]
+    if not isinstance(built, property):
+        missing.append("configuration (a property)")
+    if great_expectations.__version__ not in HELD_PER_CALL_GX or missing:
+        log.warning("Great Expectations %s (%s): its expectations' configuration is built on every read",
+                    great_expectations.__version__,
+                    f"without {', '.join(missing)}" if missing else f"only {', '.join(HELD_PER_CALL_GX)} were read "
+                    "for holding it per call")
         return
     if getattr(built.fget, "_held_per_call", False):
         return
@@ -145,6 +155,7 @@ def build_configuration_once_per_call() -> None:
         held = getattr(_HELD, "call", None)
         return held[1] if held is not None and held[0] is self else built.fget(self)
 
+    functools.update_wrapper(configuration, built.fget)
     configuration._held_per_call = True
 
     def once_per_call(method):
@@ -153,15 +164,15 @@ def build_configuration_once_per_call() -> None:
             outer = getattr(_HELD, "call", None)
             if outer is not None and outer[0] is self:
                 return method(self, *args, **kwargs)
-            _HELD.call = (self, built.fget(self))
             try:
+                _HELD.call = (self, built.fget(self))
                 return method(self, *args, **kwargs)
             finally:
                 _HELD.call = outer
         return call
 
     for name in KWARG_METHODS:
-        setattr(Expectation, name, once_per_call(getattr(Expectation, name)))
+        setattr(Expectation, name, once_per_call(Expectation.__dict__[name]))
     Expectation.configuration = property(configuration)
 
 
