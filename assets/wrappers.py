@@ -14,7 +14,7 @@ import duckdb
 from assets.ingest.common import first_row
 from assets.ingest.contract import private_fields
 from assets.settings import Settings
-from assets.staging.warehouse import connect, ensure_schema, release
+from assets.staging.warehouse import connect, ensure_schema, is_lock_error, release
 
 STORE = "store"  # the resource key: pipelines/resources.py TalentStore, whose value on the context is Settings
 OWNERS = ["team:data"]
@@ -27,7 +27,7 @@ TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EIO, errno.ETIMEDOUT, errno
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+    if is_lock_error(exc):
         return True
     return isinstance(exc, TimeoutError) or (isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS)
 

@@ -39,7 +39,7 @@ class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext)
         process of its own) open it only in the steps that use it, as before."""
         import duckdb
 
-        from assets.staging.warehouse import hold
+        from assets.staging.warehouse import hold, is_lock_error
 
         if not _writes_the_warehouse(context):
             return
@@ -47,7 +47,7 @@ class TalentStore(dg.ConfigurableResource, dg.IAttachDifferentObjectToOpContext)
         try:
             hold(settings.warehouse, settings.duckdb_memory_limit)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
+            if not is_lock_error(exc):
                 raise
             # Another process has it: each step waits for it with backoff, as before.
             context.log.warning(f"the warehouse is in use, not held for the run: {str(exc).splitlines()[0]}")

@@ -15,6 +15,11 @@ from assets.ingest.reference import create_attribution_macros
 from assets.settings import DEFAULT_MEMORY_LIMIT
 
 
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether DuckDB could not open a file because another process has it (its lock)."""
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
 def connect(path: Path, read_only: bool = False, attempts: int = 20,
             memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """Opens a DuckDB file, waiting out another process's lock instead of failing at once."""
@@ -25,7 +30,7 @@ def connect(path: Path, read_only: bool = False, attempts: int = 20,
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+            if not is_lock_error(exc) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
