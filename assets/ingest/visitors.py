@@ -109,12 +109,12 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     if is_parquet:
         typed = _typed_sql(source, cols, record)
     else:
-        # One pass from the file to the staged table: a record's position in the reader numbers it
-        # (CSV_RECORD); the line scan, in a thread, finds the empty lines and samples lines that check
-        # the numbers. The window keeps this pipeline on one thread, but it writes no intermediate
-        # table: less CPU than copying the cells first (measured), and nothing to spill at 30M sessions.
+        # One read of the file: a record's position in the reader numbers it (CSV_RECORD); the line
+        # scan, in a thread, finds the empty lines and samples lines that check the numbers. The
+        # window keeps the reading on one thread, so only the numbered cells are read there
+        # (numbered_first): the typing, attribution and write run on every thread after it.
         scanner = LineScanner(path)
-        typed = _typed_sql(csv_source, cols, CSV_RECORD)
+        typed = _typed_sql(csv_source, cols, CSV_RECORD, numbered_first=True)
 
     # Attribution by sql/attribution.sql (session_attribution: the campaign the utm code names,
     # else the campaign whose window holds the date; its period holding the date; the channel
@@ -210,16 +210,26 @@ def parse_visitors(con: duckdb.DuckDBPyConnection, path: Path, into: str | None 
     )
 
 
-def _typed_sql(source: str, cols: dict[str, str], record: str) -> str:
+def _typed_sql(source: str, cols: dict[str, str], record: str, numbered_first: bool = False) -> str:
     """SQL of the file's records: trimmed cells, typed, the first unreadable column, and the line number.
 
-    ``record`` is the record's 0-based index in the file (the header is line 1).
+    ``record`` is the record's 0-based index in the file (the header is line 1). With
+    ``numbered_first`` the file's cells are numbered and materialized before anything else
+    (``record`` is a window, which runs on one thread, and so would all that is in its pipeline):
+    the typing, the attribution and the write then read them on every thread. A record's number
+    is a column from then on, so nothing after it depends on the order rows are read in.
     """
     def col(name: str) -> str:
         return f'CAST("{cols[name]}" AS VARCHAR)'
 
+    if numbered_first:
+        wanted = ", ".join(f'"{column}"' for column in dict.fromkeys(cols.values()))
+        cells = f"cells AS MATERIALIZED (SELECT {record} AS _record, {wanted} FROM {source}),"
+        source, record = "cells", "_record"
+    else:
+        cells = ""
     return f"""
-        WITH raw AS (
+        WITH {cells} raw AS (
           SELECT {record} AS _record,
                  trim({col('event_date')}) AS event_date_raw,
                  trim({col('user_pseudo_id')}) AS user_pseudo_id,
