@@ -611,6 +611,52 @@ def test_staged_files_are_validated_once_and_bad_rows_are_quarantined(warehouse)
     assert [o.expectation for o in profiling.validate_table(warehouse, "staging.reach")] == ["incremental_validation"]
 
 
+def test_a_mart_left_as_it_was_carries_its_verdict_until_its_rows_or_its_suite_change(warehouse):
+    """A mart's suite runs in full on rows it has not passed; rows that passed this suite version (recorded
+    by the gate after it recorded the outcomes: the check itself only reads) carry that verdict, naming the
+    run, until a row, the reference data (the suite's version) or FULL_EVERY changes it, and never on --full."""
+    table = "marts.funnel"
+
+    def validated_in_full(outcomes) -> bool:
+        return len(outcomes) > 1 and "identical_content" not in {o.expectation for o in outcomes}
+
+    first = profiling.validate_table(warehouse, table, run_id="r1")
+    assert failures(first) == [] and validated_in_full(first)
+    assert validated_in_full(profiling.validate_table(warehouse, table, run_id="r1b"))  # nothing kept yet
+    first.after(warehouse)
+    carried = profiling.validate_table(warehouse, table, run_id="r2")
+    assert [(o.expectation, o.passed) for o in carried] == [("identical_content", True)]
+    assert "in run r1 at " in carried[0].message and not hasattr(carried, "after")
+    assert validated_in_full(profiling.validate_table(warehouse, table, run_id="r3", full=True))
+    assert [o.expectation for o in profiling.validate_table(warehouse, "marts.campaigns")] != ["identical_content"]
+
+    warehouse.execute(f"UPDATE {audit.VALIDATED_CONTENT} SET validated_at = validated_at - INTERVAL 8 DAY")
+    aged = profiling.validate_table(warehouse, table, run_id="r4")
+    assert validated_in_full(aged)
+    aged.after(warehouse)
+    assert [o.expectation for o in profiling.validate_table(warehouse, table)] == ["identical_content"]
+
+    warehouse.execute("INSERT INTO ref.campaign_periods VALUES ('c1', 'p3', DATE '2020-11-01', DATE '2020-11-30', "
+                      "'u3')")  # new reference data: the suite's accepted periods, so its version, change
+    assert validated_in_full(profiling.validate_table(warehouse, table, run_id="r5"))
+    warehouse.execute("DELETE FROM ref.campaign_periods WHERE period = 'p3'")
+    assert [o.expectation for o in profiling.validate_table(warehouse, table)] == ["identical_content"]
+
+    warehouse.execute(f"UPDATE {table} SET value = value + 1 WHERE campaign_id = 'c1' AND period = 'all' "
+                      "AND channel = 'all' AND stage = 'impressions'")
+    changed = profiling.validate_table(warehouse, table, run_id="r6")
+    assert failures(changed) == [] and validated_in_full(changed)
+    changed.after(warehouse)
+
+    warehouse.execute(f"UPDATE {table} SET value = -1 WHERE stage = 'clicks'")
+    failed = profiling.validate_table(warehouse, table, run_id="r7")
+    assert failures(failed)
+    failed.after(warehouse)  # a failing suite is never carried
+    assert failures(profiling.validate_table(warehouse, table, run_id="r8")) == failures(failed)
+    assert warehouse.execute(f"SELECT list(run_id ORDER BY validated_at) FROM {audit.VALIDATED_CONTENT} "
+                             "WHERE table_name = ?", [table]).fetchall() == [(["r1", "r4", "r6"],)]
+
+
 def test_a_schema_failure_is_not_contained_and_blocks(warehouse):
     warehouse.execute("ALTER TABLE staging.reach DROP COLUMN platform_reach")
     result = profiling.validate_table(warehouse, "staging.reach")

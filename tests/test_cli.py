@@ -51,6 +51,24 @@ def test_second_run_reads_nothing_new_and_exits_0_and_a_forced_one_runs_with_wha
     last, output = _run_in_probe(env, probe, timeout=300)  # a whole run, beside the other test worker
     assert last == "0 [(True, True)]", output
     assert "succeeded" in output and "none new" in output
+    # Forced, it validates every mart in full: no suite verdict is carried from the run before.
+    suites = _mart_suites(env, _run_id(output))
+    assert len(suites) == 11 and all(len(e) > 1 and "identical_content" not in e for e in suites.values()), suites
+
+
+def _run_id(output: str) -> str:
+    return next(line.split()[1] for line in output.splitlines() if line.startswith("run ") and " in " in line)
+
+
+def _mart_suites(env, run_id: str) -> dict[str, list[str]]:
+    """The expectations each mart's suite recorded in audit.check_results for run ``run_id``."""
+    con = duckdb.connect(str(Path(env["TALENT_WAREHOUSE_DIR"]) / "warehouse.duckdb"), read_only=True)
+    try:
+        return dict(con.execute("SELECT table_name, list(expectation) FROM audit.check_results WHERE run_id = ? "
+                                "AND check_name = 'expectation_suite' AND table_name LIKE 'marts.%' GROUP BY ALL",
+                                [run_id]).fetchall())
+    finally:
+        con.close()
 
 
 def _run_in_probe(env, probe: str, timeout: int = 60) -> tuple[str, str]:
@@ -117,6 +135,17 @@ def test_a_new_export_runs_and_publishes_it(published_run):
                 Path(env["TALENT_RAW_DIR"]) / "reach" / "meta_dot_thousands.csv")
     ran = talent(env, "run")
     assert "succeeded" in ran.stdout and "reach     1 loaded" in ran.stdout, ran.stdout + ran.stderr
+    # A reach export changes the reach marts, validated in full; the hiring and reference marts are the rows
+    # an earlier run's suites passed, and carry that verdict, naming the run (assets/quality/audit.py).
+    suites = _mart_suites(env, _run_id(ran.stdout))
+    assert len(suites) == 11 and "identical_content" not in suites["marts.funnel"], suites
+    for table in ("marts.campaigns", "marts.hire_register", "marts.hires_vs_target", "marts.time_to_hire"):
+        assert suites[table] == ["identical_content"], (table, suites)
+    con = duckdb.connect(str(Path(env["TALENT_WAREHOUSE_DIR"]) / "warehouse.duckdb"), read_only=True)
+    earlier = con.execute("SELECT regexp_extract(message, 'in run (\\S+) at', 1) FROM audit.check_results "
+                          "WHERE table_name = 'marts.hire_register' AND expectation = 'identical_content'").fetchall()
+    con.close()
+    assert len(suites_of_earlier := _mart_suites(env, earlier[0][0])["marts.hire_register"]) > 1, suites_of_earlier
     assert talent(env, "run").stdout.startswith("not running: ")
 
 

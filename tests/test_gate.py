@@ -149,8 +149,8 @@ def test_a_failed_mart_check_blocks_publication_within_the_run(tmp_path, pipelin
 
     real = checks.validate_table
 
-    def funnel_fails(con, table_name, run_id=None):
-        outcomes = real(con, table_name, run_id)
+    def funnel_fails(con, table_name, run_id=None, full=False):
+        outcomes = real(con, table_name, run_id, full)
         if table_name != "marts.funnel":
             return outcomes
         return [*outcomes, checks.ExpectationOutcome(table_name, "expect_test_failure", "value", "made to fail",

@@ -146,6 +146,8 @@ def _quality_gate(name: str, checks: list[tuple[dg.AssetCheckSpec, str, Callable
                     continue
                 outcomes = [replace(o, check_name=check_name) for o in produced]
                 record(con, outcomes, context.run.run_id, check_name)
+                if getattr(produced, "after", None) is not None:
+                    produced.after(con)
                 for o in outcomes:
                     if o.contained:
                         context.log.warning(o.message)
@@ -162,7 +164,7 @@ def _suite_check(asset, table: str, blocks: str) -> tuple[dg.AssetCheckSpec, str
         SUITE_CHECK, asset=asset, blocking=True,
         description=f"The expectation suite of {table}: columns, keys, accepted values, "
         f"ranges and cross-column rules (assets/quality/staged_suites.py, mart_suites.py). Blocks {blocks}.",
-    ), SUITE_CHECK, lambda con, run_id=None, _settings=None, _full=False: validate_table(con, table, run_id))
+    ), SUITE_CHECK, lambda con, run_id=None, _settings=None, full=False: validate_table(con, table, run_id, full))
 
 
 QUARANTINE_CHECK = "rows_quarantined"

@@ -1,17 +1,32 @@
-"""Audit bookkeeping: every outcome in audit.check_results, and which staged files passed which suite version.
+"""Audit bookkeeping: every outcome in audit.check_results, and which staged files and which mart contents
+passed which suite version.
 
 Staged rows are validated once per file load: a night validates what it
 loaded, not the history. A file stays pending until it passes its table's
 suite (what failed a row-level rule having left for the quarantine) at the
 suite's current version (assets/quality/suites.py ``suite_version``).
+
+A mart is validated whole, every night its rows differ from the last rows that passed its suite
+at that version (``content_digest``: every row and column type, in the order the suite reads them,
+and the libraries that make its frames). A mart a night left as it was (a night without hiring
+exports leaves the hiring marts alone) carries that verdict, as staged files do, for at most
+FULL_EVERY, and never on ``talent-pipeline run --full``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from importlib import metadata
 
 from assets.quality.outcomes import ExpectationOutcome
+from assets.quality.recount import FULL_EVERY
+from assets.staging.warehouse import table_exists
+
+VALIDATED_CONTENT = "audit.validated_content"
+# What turns a mart's rows into the frames its suite judges, besides the rows themselves.
+_FRAME_LIBRARIES = ("duckdb", "pandas", "pyarrow")
 
 
 def pending_files(con, table_name: str, version: str) -> list[tuple[str, datetime]]:
@@ -82,3 +97,39 @@ def outcomes_markdown(outcomes: Sequence[ExpectationOutcome]) -> str:
             f"{'yes' if o.passed else '**NO**'} | {failed} | {_cell('; '.join(o.examples))} |"
         )
     return "\n".join(lines)
+
+
+def content_digest(con, table_name: str) -> str:
+    """SHA-256 of a table's column names and types and of every row, in the order a plain scan reads them
+    (as the suite's frames do), with the versions of the libraries that make those frames."""
+    digest = hashlib.sha256(repr([metadata.version(d) for d in _FRAME_LIBRARIES]).encode())
+    digest.update(repr(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table_name})").fetchall()).encode())
+    result = con.execute(f"SELECT * FROM {table_name}")
+    while rows := result.fetchmany(10_000):
+        digest.update(repr(rows).encode())
+    return digest.hexdigest()
+
+
+def passed_before(con, table_name: str, digest: str, version: str) -> tuple[str | None, datetime] | None:
+    """(run_id, validated_at) of the last time these exact rows passed ``version`` within FULL_EVERY, or None.
+
+    Only reads, so that a check running ahead in a thread may call it."""
+    if not table_exists(con, VALIDATED_CONTENT):
+        return None
+    since = datetime.now(timezone.utc).replace(tzinfo=None) - FULL_EVERY
+    row = con.execute(
+        f"SELECT run_id, validated_at FROM {VALIDATED_CONTENT} WHERE table_name = ? AND content_digest = ? "
+        "AND suite_version = ? AND validated_at > ? ORDER BY validated_at DESC LIMIT 1",
+        [table_name, digest, version, since],
+    ).fetchall()
+    return row[0] if row else None
+
+
+def mark_content_validated(con, table_name: str, digest: str, version: str, run_id: str | None,
+                           outcomes: Sequence[ExpectationOutcome]) -> None:
+    """Rows that passed every expectation of ``version`` are not validated again while they stay so."""
+    if outcomes and all(o.passed for o in outcomes):
+        con.execute(f"CREATE TABLE IF NOT EXISTS {VALIDATED_CONTENT} (table_name VARCHAR, content_digest VARCHAR, "
+                    "suite_version VARCHAR, run_id VARCHAR, validated_at TIMESTAMP)")
+        con.execute(f"INSERT INTO {VALIDATED_CONTENT} VALUES (?, ?, ?, ?, ?)",
+                    [table_name, digest, version, run_id, datetime.now(timezone.utc).replace(tzinfo=None)])

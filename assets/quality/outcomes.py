@@ -48,6 +48,15 @@ class ExpectationOutcome:
         return not self.passed and self.containable and self.quarantined > 0
 
 
+class Verdicts(list):
+    """A check's outcomes, with what the gate writes once it has recorded them (``after(con)``, or None):
+    a check that runs ahead, in a thread of the gate, only reads."""
+
+    def __init__(self, outcomes=(), after=None):
+        super().__init__(outcomes)
+        self.after = after
+
+
 def snake(class_name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in class_name).lstrip("_")
 

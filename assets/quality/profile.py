@@ -14,9 +14,9 @@ from __future__ import annotations
 import pandas as pd
 
 from assets.quality import containment
-from assets.quality.audit import mark_validated, pending_files
+from assets.quality.audit import content_digest, mark_content_validated, mark_validated, passed_before, pending_files
 from assets.quality.frames import LOW_CARDINALITY, present_columns, to_pandas
-from assets.quality.outcomes import PRIVATE, ExpectationOutcome, merge
+from assets.quality.outcomes import PRIVATE, ExpectationOutcome, Verdicts, merge
 from assets.quality.rules import PROFILE_NULL_FLAG, WEIGHT, Reference
 from assets.quality.suites import SUITES, suite_version, validate
 
@@ -89,14 +89,30 @@ def profile_frames(con, table_name: str, reference: Reference,
     return profile, shared, sample
 
 
-def validate_table(con, table_name: str, run_id: str | None = None) -> list[ExpectationOutcome]:
+def validate_table(con, table_name: str, run_id: str | None = None, full: bool = False) -> list[ExpectationOutcome]:
     """A table's suite on what it holds (a staged table: on the files loaded since their last passing
-    validation at the suite's version). A staged row that fails a row-level rule is quarantined."""
+    validation at the suite's version). A staged row that fails a row-level rule is quarantined.
+
+    A mart's rows identical to rows that passed this suite version (assets/quality/audit.py
+    ``passed_before``) carry that verdict unless ``full``; the outcomes of a mart validated in full
+    say, in ``after``, what the gate keeps once it has recorded them (a mart's check only reads).
+    """
     reference = Reference.from_warehouse(con)
-    if table_name not in PARTITION_COLUMN:
-        rows, sample = table_frames(con, table_name, reference)
-        return validate(table_name, rows, reference, schema_frame=sample)
     version = suite_version(SUITES[table_name], reference)
+    if table_name not in PARTITION_COLUMN:
+        digest = content_digest(con, table_name)
+        earlier = None if full else passed_before(con, table_name, digest, version)
+        if earlier is not None:
+            run, at = earlier
+            return [ExpectationOutcome(
+                table_name, "identical_content", None, "the same rows passed this suite version", True, 0, (),
+                f"{table_name}: its rows are those that passed suite version {version} in run {run} at "
+                f"{at:%Y-%m-%d %H:%M:%S} UTC (content SHA-256 {digest[:16]}); not validated again",
+            )]
+        rows, sample = table_frames(con, table_name, reference)
+        outcomes = validate(table_name, rows, reference, schema_frame=sample)
+        return Verdicts(outcomes, after=lambda c, run=run_id: mark_content_validated(
+            c, table_name, digest, version, run, outcomes))
     pending = pending_files(con, table_name, version)
     if not pending:
         return [ExpectationOutcome(
