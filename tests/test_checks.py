@@ -614,7 +614,8 @@ def test_staged_files_are_validated_once_and_bad_rows_are_quarantined(warehouse)
 def test_a_mart_left_as_it_was_carries_its_verdict_until_its_rows_or_its_suite_change(warehouse):
     """A mart's suite runs in full on rows it has not passed; rows that passed this suite version (recorded
     by the gate after it recorded the outcomes: the check itself only reads) carry that verdict, naming the
-    run, until a row, the reference data (the suite's version) or FULL_EVERY changes it, and never on --full."""
+    run, until a row, the reference data (its accepted values, or the dates a derived frame joins) or
+    FULL_EVERY changes it, and never on --full."""
     table = "marts.funnel"
 
     def validated_in_full(outcomes) -> bool:
@@ -641,6 +642,14 @@ def test_a_mart_left_as_it_was_carries_its_verdict_until_its_rows_or_its_suite_c
     assert validated_in_full(profiling.validate_table(warehouse, table, run_id="r5"))
     warehouse.execute("DELETE FROM ref.campaign_periods WHERE period = 'p3'")
     assert [o.expectation for o in profiling.validate_table(warehouse, table)] == ["identical_content"]
+
+    periods = "marts.campaign_periods"  # its suite joins the campaigns' dates, which no accepted value names
+    profiling.validate_table(warehouse, periods, run_id="r5b").after(warehouse)
+    assert [o.expectation for o in profiling.validate_table(warehouse, periods)] == ["identical_content"]
+    warehouse.execute("UPDATE ref.campaigns SET start_date = DATE '2020-04-01' WHERE campaign_id = 'c1'")
+    moved = profiling.validate_table(warehouse, periods, run_id="r5c")
+    assert [o.rule for o in failures(moved)] == ["the period starts inside its campaign's window"]
+    warehouse.execute("UPDATE ref.campaigns SET start_date = DATE '2020-01-01' WHERE campaign_id = 'c1'")
 
     warehouse.execute(f"UPDATE {table} SET value = value + 1 WHERE campaign_id = 'c1' AND period = 'all' "
                       "AND channel = 'all' AND stage = 'impressions'")

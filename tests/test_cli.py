@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.marts.tables import MART_TABLES
 from assets.staging import warehouse
 from assets.quality.freshness import staleness
 from conftest import FIXTURES, VALID, cli_env, copy_publication, landing, talent
@@ -53,7 +54,7 @@ def test_second_run_reads_nothing_new_and_exits_0_and_a_forced_one_runs_with_wha
     assert "succeeded" in output and "none new" in output
     # Forced, it validates every mart in full: no suite verdict is carried from the run before.
     suites = _mart_suites(env, _run_id(output))
-    assert len(suites) == 11 and all(len(e) > 1 and "identical_content" not in e for e in suites.values()), suites
+    assert len(suites) == len(MART_TABLES) and all(len(e) > 1 and "identical_content" not in e for e in suites.values()), suites
 
 
 def _run_id(output: str) -> str:
@@ -138,7 +139,7 @@ def test_a_new_export_runs_and_publishes_it(published_run):
     # A reach export changes the reach marts, validated in full; the hiring and reference marts are the rows
     # an earlier run's suites passed, and carry that verdict, naming the run (assets/quality/audit.py).
     suites = _mart_suites(env, _run_id(ran.stdout))
-    assert len(suites) == 11 and "identical_content" not in suites["marts.funnel"], suites
+    assert len(suites) == len(MART_TABLES) and "identical_content" not in suites["marts.funnel"], suites
     for table in ("marts.campaigns", "marts.hire_register", "marts.hires_vs_target", "marts.time_to_hire"):
         assert suites[table] == ["identical_content"], (table, suites)
     con = duckdb.connect(str(Path(env["TALENT_WAREHOUSE_DIR"]) / "warehouse.duckdb"), read_only=True)

@@ -8,7 +8,7 @@ suite's current version (assets/quality/suites.py ``suite_version``).
 
 A mart is validated whole, every night its rows differ from the last rows that passed its suite
 at that version (``content_digest``: every row and column type, in the order the suite reads them,
-and the libraries that make its frames). A mart a night left as it was (a night without hiring
+the reference data the suite reads, and the libraries that make its frames). A mart a night left as it was (a night without hiring
 exports leaves the hiring marts alone) carries that verdict, as staged files do, for at most
 FULL_EVERY, and never on ``talent-pipeline run --full``.
 """
@@ -26,7 +26,7 @@ from assets.staging.warehouse import table_exists
 
 VALIDATED_CONTENT = "audit.validated_content"
 # What turns a mart's rows into the frames its suite judges, besides the rows themselves.
-_FRAME_LIBRARIES = ("duckdb", "pandas", "pyarrow")
+_FRAME_LIBRARIES = ("duckdb", "numpy", "pandas", "pyarrow")
 
 
 def pending_files(con, table_name: str, version: str) -> list[tuple[str, datetime]]:
@@ -99,10 +99,11 @@ def outcomes_markdown(outcomes: Sequence[ExpectationOutcome]) -> str:
     return "\n".join(lines)
 
 
-def content_digest(con, table_name: str) -> str:
+def content_digest(con, table_name: str, *inputs: str) -> str:
     """SHA-256 of a table's column names and types and of every row, in the order a plain scan reads them
-    (as the suite's frames do), with the versions of the libraries that make those frames."""
-    digest = hashlib.sha256(repr([metadata.version(d) for d in _FRAME_LIBRARIES]).encode())
+    (as the suite's frames do), with the versions of the libraries that make those frames and ``inputs``:
+    what else the suite reads (the reference's fingerprint: a derived frame may join its dates)."""
+    digest = hashlib.sha256(repr([metadata.version(d) for d in _FRAME_LIBRARIES] + list(inputs)).encode())
     digest.update(repr(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table_name})").fetchall()).encode())
     result = con.execute(f"SELECT * FROM {table_name}")
     while rows := result.fetchmany(10_000):

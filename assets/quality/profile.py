@@ -100,7 +100,7 @@ def validate_table(con, table_name: str, run_id: str | None = None, full: bool =
     reference = Reference.from_warehouse(con)
     version = suite_version(SUITES[table_name], reference)
     if table_name not in PARTITION_COLUMN:
-        digest = content_digest(con, table_name)
+        digest = content_digest(con, table_name, reference.fingerprint())
         earlier = None if full else passed_before(con, table_name, digest, version)
         if earlier is not None:
             run, at = earlier

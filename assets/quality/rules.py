@@ -12,6 +12,7 @@ Reference values (campaigns, periods, organisations, currencies) come from
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -51,6 +52,15 @@ class Reference:
         """``campaign/period`` for every period, and ``campaign/all`` for each whole campaign."""
         scoped = [f"{r.campaign_id}/{r.period}" for r in self.periods.itertuples()]
         return sorted(scoped + [f"{c}/{ALL}" for c in self.campaign_ids])
+
+    def fingerprint(self) -> str:
+        """SHA-256 of all a suite can read here: both frames (a derived frame may join their dates) and the sets."""
+        digest = hashlib.sha256()
+        for frame in (self.campaigns, self.periods):
+            digest.update(repr(frame.to_dict(orient="split")).encode())
+        for values in (self.org_ids, self.org_names, self.currencies):
+            digest.update(repr(sorted(values, key=repr)).encode())
+        return digest.hexdigest()
 
     @classmethod
     def from_warehouse(cls, con) -> "Reference":
