@@ -8,9 +8,9 @@ suite's current version (assets/quality/suites.py ``suite_version``).
 
 A mart is validated whole, every night its rows differ from the last rows that passed its suite
 at that version (``content_digest``: every row and column type, in the order the suite reads them,
-the reference data the suite reads, and the libraries that make its frames). A mart a night left as it was (a night without hiring
-exports leaves the hiring marts alone) carries that verdict, as staged files do, for at most
-FULL_EVERY, and never on ``talent-pipeline run --full``.
+the reference data the suite reads, and the libraries that make its frames). A mart a night left
+as it was (a night without hiring exports leaves the hiring marts alone) carries that verdict, as
+staged files do, for at most FULL_EVERY, and never on ``talent-pipeline run --full``.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def content_digest(con, table_name: str, *inputs: str) -> str:
     (as the suite's frames do), with the versions of the libraries that make those frames and ``inputs``:
     what else the suite reads (the reference's fingerprint: a derived frame may join its dates)."""
     digest = hashlib.sha256(repr([metadata.version(d) for d in _FRAME_LIBRARIES] + list(inputs)).encode())
-    digest.update(repr(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table_name})").fetchall()).encode())
+    columns = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table_name})").fetchall()
+    digest.update(repr(columns).encode())
     result = con.execute(f"SELECT * FROM {table_name}")
     while rows := result.fetchmany(10_000):
         digest.update(repr(rows).encode())
