@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import metadata
 
 from assets.quality.outcomes import ExpectationOutcome
-from assets.quality.recount import FULL_EVERY
 from assets.staging.warehouse import table_exists
 
+# The longest a carried result stands: a mart suite's verdict on unchanged rows (here), and the visitor
+# recount's counts (assets/quality/recount.py): at least this often, each is made again from everything.
+FULL_EVERY = timedelta(days=7)
 VALIDATED_CONTENT = "audit.validated_content"
 # What turns a mart's rows into the frames its suite judges, besides the rows themselves.
 _FRAME_LIBRARIES = ("duckdb", "numpy", "pandas", "pyarrow")

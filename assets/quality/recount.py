@@ -23,11 +23,12 @@ reference data changed, and at least every FULL_EVERY.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pandas as pd
 
 from assets.marts.reach import REACH_KEY
+from assets.quality.audit import FULL_EVERY
 from assets.quality.frames import to_pandas
 from assets.staging.warehouse import table_exists, transaction
 from assets.vocabulary import ALL
@@ -57,9 +58,6 @@ ATTRIBUTED_SESSIONS = ("SELECT campaign_id, period, channel, user_pseudo_id FROM
 # Where the last passing visitor recount is kept: its counts, and the exports (per campaign) it counted.
 COUNTS_TABLE = "audit.visitor_recount"
 INPUTS_TABLE = "audit.visitor_recount_inputs"
-# The longest a carried result stands: this recount's counts, and a mart suite's verdict on unchanged rows
-# (assets/quality/audit.py): at least this often, each is made again from everything.
-FULL_EVERY = timedelta(days=7)
 _INPUT_KEY = ["file_hash", "loaded_at", "rows_loaded"]
 
 
